@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from sparse_sharing.cli.common import config_options, load_components, setup_console_logging, user_errors_exit_2
+from sparse_sharing.config.loading import load_experiment
+from sparse_sharing.training.pipeline import train
+
+
+@click.command("train")
+@click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path))
+@click.option("-s", "--serialization-dir", "run_dir", required=True, type=click.Path(path_type=Path),
+              help="Run directory for the config, vocabulary, checkpoints, metrics, log and TensorBoard events.")
+@config_options
+@click.option("--resume", is_flag=True, help="Continue the interrupted run in the run directory.")
+@click.option("--force", is_flag=True, help="Delete the run directory's contents and start again.")
+@user_errors_exit_2
+def train_command(config_path: Path, run_dir: Path, overrides: tuple[str, ...], ext_vars: tuple[str, ...],
+                  include_packages: tuple[str, ...], resume: bool, force: bool) -> None:
+    """Train the experiment in CONFIG (Jsonnet or JSON)."""
+    setup_console_logging()
+    load_components(include_packages)
+    raw, config = load_experiment(config_path, ext_vars, overrides)
+    metrics = train(raw, config, run_dir, resume=resume, force=force)
+    for task, best in metrics["tasks"].items():
+        test = f", test {best['test']:.2f}" if best.get("test") is not None else ""
+        click.echo(f"{task}: dev-best epoch {best['epoch']}: dev {best['dev']:.2f}{test}")
+    click.echo(f"Run directory: {run_dir}")

@@ -1,0 +1,12 @@
+"""Importing this package registers every built-in component."""
+from sparse_sharing.components import (  # noqa: F401
+    callbacks,
+    data,
+    embedders,
+    encoders,
+    heads,
+    metrics,
+    optim,
+    samplers,
+    sharing,
+)

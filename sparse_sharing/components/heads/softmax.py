@@ -1,0 +1,29 @@
+"""Independent per-token classification with masked cross-entropy."""
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import nn
+
+from sparse_sharing.registry import HEADS, ComponentConfig
+
+
+class SoftmaxHeadConfig(ComponentConfig):
+    type: Literal["softmax"]
+
+
+@HEADS.register("softmax", config=SoftmaxHeadConfig)
+class SoftmaxHead(nn.Module):
+    def __init__(self, config: SoftmaxHeadConfig, input_dim: int, labels: list[str], tag_scheme: str) -> None:
+        super().__init__()
+        self.projection = nn.Linear(input_dim, len(labels))
+
+    def loss(self, features: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Mean over real tokens, so the loss scale does not depend on sentence length."""
+        logits = self.projection(features)
+        return nn.functional.cross_entropy(logits[mask], tags[mask])
+
+    def decode(self, features: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
+        best = self.projection(features).argmax(-1)
+        return [row[: int(n)].tolist() for row, n in zip(best, mask.sum(1))]

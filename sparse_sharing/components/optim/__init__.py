@@ -1,0 +1,1 @@
+from sparse_sharing.components.optim import optimizers  # noqa: F401  (registration)

@@ -1,0 +1,1 @@
+from sparse_sharing.components.samplers import samplers  # noqa: F401  (registration)

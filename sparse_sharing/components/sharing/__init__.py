@@ -1,0 +1,1 @@
+from sparse_sharing.components.sharing import hard, single  # noqa: F401  (registration)

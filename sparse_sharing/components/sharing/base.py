@@ -1,0 +1,28 @@
+"""What every sharing strategy provides to the model and the training loop."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from sparse_sharing.components.data.batching import Batch
+
+
+class SharingStrategy(nn.Module):
+    """Maps a task's batch to features for that task's head; the only place that knows how tasks share.
+
+    ``step`` is where a strategy may constrain the update (sparse sharing keeps it inside the
+    task's mask); the default is a plain optimizer step.
+    """
+
+    def forward(self, batch: Batch, task: str) -> torch.Tensor:
+        raise NotImplementedError
+
+    def output_dim(self, task: str) -> int:
+        raise NotImplementedError
+
+    def step(self, task: str, optimizer: torch.optim.Optimizer) -> None:
+        optimizer.step()
+
+    def paper_parameters(self) -> list[nn.Parameter]:
+        """Parameters the paper's tables count: the BiLSTM weights and biases plus the char-CNN conv."""
+        return [p for name, p in self.named_parameters() if ".encoder." in f".{name}" or ".conv." in f".{name}"]

@@ -1,0 +1,26 @@
+"""The trunk: token embedders, concatenated, then an encoder. Strategies decide how many exist."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from sparse_sharing.components.data.batching import Batch
+
+TrunkFactory = Callable[[], "Trunk"]
+
+
+class Trunk(nn.Module):
+    def __init__(self, embedders: list[nn.Module], embedding_dropout: float, encoder: nn.Module) -> None:
+        super().__init__()
+        self.embedders = nn.ModuleList(embedders)
+        self.embedding_dropout = nn.Dropout(embedding_dropout)
+        self.encoder = encoder
+        self.output_dim: int = encoder.output_dim
+
+    def embed(self, batch: Batch) -> torch.Tensor:
+        return self.embedding_dropout(torch.cat([e(batch) for e in self.embedders], dim=-1))
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        return self.encoder(self.embed(batch), batch.lengths)

@@ -1,0 +1,131 @@
+"""The experiment schema, assembled from the registries.
+
+It is built only after plugins are imported (``build_experiment_schema`` is called late and
+not cached across registrations), so a user's component is validated like a built-in one.
+"""
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from sparse_sharing.components.data.vocabulary import VocabularyConfig
+from sparse_sharing.config.errors import format_validation_error
+from sparse_sharing.errors import ConfigError
+from sparse_sharing.registry import (
+    CALLBACKS,
+    DATASET_READERS,
+    ENCODERS,
+    HEADS,
+    LR_SCHEDULERS,
+    METRICS,
+    OPTIMIZERS,
+    SAMPLERS,
+    SHARING,
+    TOKEN_EMBEDDERS,
+    Registry,
+)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GradClippingConfig(Strict):
+    type: Literal["norm", "value"] = Field("norm", description="Clip the global gradient norm, or each value.")
+    max: float = Field(5.0, gt=0.0, description="The norm or absolute value limit.")
+
+
+def union_of(registry: Registry) -> Any:
+    """A discriminated union of the registry's config classes, tagged by ``type``."""
+    types = registry.config_types()
+    if not types:
+        raise RuntimeError(f"no {registry.kind} is registered")
+    if len(types) == 1:
+        return types[0]
+    return Annotated[Union[tuple(types)], Field(discriminator="type")]
+
+
+def _default(registry: Registry, **values: Any) -> Any:
+    return registry.get(values["type"]).config(**values)
+
+
+def build_experiment_schema() -> type[BaseModel]:
+    reader = union_of(DATASET_READERS)
+    metric = union_of(METRICS)
+    head = union_of(HEADS)
+    task_model = create_model(
+        "TaskConfig",
+        __base__=Strict,
+        dataset_reader=(reader, Field(description="How to read this task's files and which column holds its tags.")),
+        train_path=(str, Field(description="Training data.")),
+        dev_path=(str, Field(description="Development data: model selection uses only this.")),
+        test_path=(str | None, Field(None, description="Test data, scored at every evaluation, never selected on.")),
+        metric=(metric, Field(description="Score reported and used for model selection.")),
+        head=(head, Field(description="Output layer for this task.")),
+        loss_weight=(float, Field(1.0, gt=0.0, description="Multiplies this task's loss.")),
+    )
+    model_model = create_model(
+        "ModelConfig",
+        __base__=Strict,
+        token_embedders=(list[union_of(TOKEN_EMBEDDERS)],
+                         Field(min_length=1, description="Embedders whose outputs are concatenated per token.")),
+        embedding_dropout=(float, Field(0.5, ge=0.0, lt=1.0, description="Dropout on the concatenated embeddings.")),
+        encoder=(union_of(ENCODERS), Field(description="The trunk's contextual layers.")),
+        sharing=(union_of(SHARING), Field(description="How tasks share the trunk: the block to swap.")),
+    )
+    trainer_model = create_model(
+        "TrainerConfig",
+        __base__=Strict,
+        num_epochs=(int, Field(gt=0, description="An epoch is as many steps as all trained tasks have batches.")),
+        batch_size=(int, Field(10, gt=0, description="Sentences per training batch.")),
+        eval_batch_size=(int, Field(128, gt=0, description="Sentences per evaluation batch.")),
+        sampler=(union_of(SAMPLERS), Field(default_factory=lambda: _default(SAMPLERS, type="proportional"),
+                                           description="Picks the task of each step.")),
+        optimizer=(union_of(OPTIMIZERS), Field(description="One optimizer over all trainable parameters.")),
+        lr_scheduler=(union_of(LR_SCHEDULERS) | None,
+                      Field(None, description="Stepped once per epoch; none keeps the rate fixed.")),
+        grad_clipping=(GradClippingConfig | None, Field(None, description="Gradient clipping before each step.")),
+        evaluate_every_steps=(int | None, Field(None, gt=0, description="Evaluate on dev every N steps; "
+                                                "none = at the end of each epoch.")),
+        selection=(Literal["per_task", "mean"], Field(
+            "per_task", description="per_task: each task keeps its own dev-best checkpoint; mean: one checkpoint, "
+            "best mean dev score over tasks.")),
+        callbacks=(list[union_of(CALLBACKS)], Field(
+            default_factory=lambda: [_default(CALLBACKS, type=name) for name in
+                                     ("progress_bar", "tensorboard", "checkpoint")],
+            description="Hooks run by the loop, in order.")),
+    )
+
+    class ExperimentBase(Strict):
+        @model_validator(mode="after")
+        def _check_train_tasks(self) -> "ExperimentBase":
+            unknown = [t for t in (self.train_tasks or []) if t not in self.tasks]
+            if unknown:
+                raise ValueError(f"train_tasks names {unknown} but the configured tasks are {sorted(self.tasks)}")
+            return self
+
+    return create_model(
+        "ExperimentConfig",
+        __base__=ExperimentBase,
+        seed=(int, Field(13, description="Seeds Python, NumPy, torch and the batch order.")),
+        num_threads=(int, Field(1, gt=0, description="torch intra-op threads (torch.set_num_threads).")),
+        train_tasks=(list[str] | None, Field(None, description="Train only these of the configured tasks; "
+                                             "none = all.")),
+        tasks=(dict[str, task_model], Field(min_length=1, description="Task name → data, head and metric.")),
+        vocabulary=(VocabularyConfig, Field(default_factory=VocabularyConfig, description="Vocabulary building.")),
+        model=(model_model, Field(description="Embedders, encoder and sharing strategy.")),
+        trainer=(trainer_model, Field(description="The training loop.")),
+    )
+
+
+def validate_experiment(raw: dict, source: str = "") -> BaseModel:
+    schema = build_experiment_schema()
+    try:
+        return schema.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, schema, source)) from None
+
+
+def trained_tasks(config: Any) -> list[str]:
+    return list(config.train_tasks) if config.train_tasks else list(config.tasks)

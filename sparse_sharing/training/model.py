@@ -1,0 +1,54 @@
+"""MultiTaskTagger: a sharing strategy (which owns the trunks) plus one head per task."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from sparse_sharing.components.data.batching import Batch
+from sparse_sharing.components.data.vocabulary import Vocabulary
+from sparse_sharing.components.sharing.base import SharingStrategy
+from sparse_sharing.components.sharing.trunk import Trunk
+from sparse_sharing.registry import ENCODERS, HEADS, SHARING, TOKEN_EMBEDDERS
+
+
+class MultiTaskTagger(nn.Module):
+    def __init__(self, sharing: SharingStrategy, heads: Mapping[str, nn.Module]) -> None:
+        super().__init__()
+        self.sharing = sharing
+        self.heads = nn.ModuleDict(dict(heads))
+
+    def loss(self, batch: Batch, task: str) -> torch.Tensor:
+        return self.heads[task].loss(self.sharing(batch, task), batch.tags, batch.mask)
+
+    @torch.no_grad()
+    def decode(self, batch: Batch, task: str) -> list[list[int]]:
+        return self.heads[task].decode(self.sharing(batch, task), batch.mask)
+
+
+def build_model(config: Any, vocab: Vocabulary, tasks: list[str], tag_schemes: Mapping[str, str]) -> MultiTaskTagger:
+    """Build from a validated experiment config; ``tasks`` are those the model serves."""
+    model_config = config.model
+
+    def trunk_factory() -> Trunk:
+        embedders = [TOKEN_EMBEDDERS.build(c, vocab=vocab) for c in model_config.token_embedders]
+        input_dim = sum(e.output_dim for e in embedders)
+        encoder = ENCODERS.build(model_config.encoder, input_dim=input_dim)
+        return Trunk(embedders, model_config.embedding_dropout, encoder)
+
+    sharing = SHARING.build(model_config.sharing, trunk_factory=trunk_factory, tasks=tasks)
+    heads = {
+        task: HEADS.build(config.tasks[task].head, input_dim=sharing.output_dim(task), labels=vocab.labels[task],
+                          tag_scheme=tag_schemes[task])
+        for task in tasks
+    }
+    return MultiTaskTagger(sharing, heads)
+
+
+def parameter_counts(model: MultiTaskTagger) -> dict[str, int]:
+    """The paper's figure (BiLSTM with biases + char conv) and the total, trainable or not."""
+    return {
+        "paper": sum(p.numel() for p in model.sharing.paper_parameters()),
+        "total": sum(p.numel() for p in model.parameters()),
+    }

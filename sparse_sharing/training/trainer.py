@@ -1,0 +1,237 @@
+"""The one training loop, for every sharing strategy and every pruning round.
+
+It owns what must be identical across strategies for a fair comparison: task sampling,
+batching, the optimizer step, dev-only model selection and the record of scores. Logging,
+checkpoints, early stopping and progress display are callbacks.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import statistics
+import time
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from sparse_sharing.components.callbacks.base import Callback
+from sparse_sharing.components.data.batching import BatchStream
+from sparse_sharing.components.data.tag_schemes import convert_tags
+from sparse_sharing.registry import LR_SCHEDULERS, OPTIMIZERS, SAMPLERS
+from sparse_sharing.training.data_setup import TaskData
+from sparse_sharing.training.evaluation import predict_tags, score
+from sparse_sharing.training.model import MultiTaskTagger, parameter_counts
+from sparse_sharing.training.run_dir import RunPaths, write_json
+
+logger = logging.getLogger(__name__)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def comparable_tags(tags: Sequence[Sequence[str]], scheme: str) -> list[list[str]]:
+    """Span scores are computed on BIO tags, where seqeval and conlleval agree exactly."""
+    if scheme != "bioes":
+        return [list(t) for t in tags]
+    return [convert_tags(t, "bioes", "bio") for t in tags]
+
+
+class Trainer:
+    def __init__(self, config: Any, model: MultiTaskTagger, data: dict[str, TaskData], vocab: Any,
+                 paths: RunPaths, callbacks: list[Callback], tasks: list[str]) -> None:
+        self.config = config
+        self.trainer_config = config.trainer
+        self.model = model
+        self.data = data
+        self.vocab = vocab
+        self.paths = paths
+        self.callbacks = callbacks
+        self.tasks = tasks
+        self.device = torch.device("cpu")
+        batch_size = self.trainer_config.batch_size
+        self.streams = {
+            task: BatchStream(data[task].instances["train"], batch_size, config.seed, stream_id)
+            for stream_id, task in enumerate(tasks)
+        }
+        self.steps_per_epoch = sum(s.batches_per_pass for s in self.streams.values())
+        self.num_epochs = self.trainer_config.num_epochs
+        self.sampler = SAMPLERS.build(self.trainer_config.sampler,
+                                      sizes={t: s.batches_per_pass for t, s in self.streams.items()},
+                                      seed=config.seed)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = OPTIMIZERS.build(self.trainer_config.optimizer, params=trainable)
+        self.scheduler = (LR_SCHEDULERS.build(self.trainer_config.lr_scheduler, optimizer=self.optimizer)
+                          if self.trainer_config.lr_scheduler else None)
+        self.epoch = 0
+        self.step = 0
+        self.should_stop = False
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, dict[str, Any]] = {}
+        self.best_mean: float | None = None
+        self.elapsed = 0.0
+
+    # ----------------------------------------------------------------- loop
+    def train(self) -> dict[str, Any]:
+        for callback in self.callbacks:
+            callback.on_train_start(self)
+        started = time.monotonic() - self.elapsed
+        every = self.trainer_config.evaluate_every_steps
+        while self.epoch < self.num_epochs and not self.should_stop:
+            self.model.train()
+            for _ in range(self.steps_per_epoch):
+                self._train_step()
+                if every and self.step % every == 0:
+                    self._evaluate()
+            self.epoch += 1
+            if self.scheduler is not None:
+                self.scheduler.step()
+            if not every:
+                self._evaluate()
+            self.elapsed = time.monotonic() - started
+            for callback in self.callbacks:
+                callback.on_epoch_end(self)
+        self.elapsed = time.monotonic() - started
+        metrics = self.metrics(finished=True)
+        write_json(self.paths.metrics, metrics)
+        for callback in self.callbacks:
+            callback.on_train_end(self)
+        return metrics
+
+    def _train_step(self) -> None:
+        task = self.sampler.next_task()
+        batch = self.streams[task].next_batch().to(self.device)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.model.loss(batch, task) * self.config.tasks[task].loss_weight
+        loss.backward()
+        clipping = self.trainer_config.grad_clipping
+        if clipping is not None:
+            params = [p for p in self.model.parameters() if p.grad is not None]
+            if clipping.type == "norm":
+                torch.nn.utils.clip_grad_norm_(params, clipping.max)
+            else:
+                torch.nn.utils.clip_grad_value_(params, clipping.max)
+        self.model.sharing.step(task, self.optimizer)
+        self.step += 1
+        loss_value = float(loss.detach())
+        if not np.isfinite(loss_value):
+            raise FloatingPointError(f"loss of task {task} became {loss_value} at step {self.step}; "
+                                     f"try a lower learning rate or gradient clipping")
+        for callback in self.callbacks:
+            callback.on_step_end(self, task, loss_value, batch.num_tokens())
+
+    # ------------------------------------------------------------ evaluation
+    def evaluate_task(self, task: str, split: str) -> dict[str, float]:
+        task_data = self.data[task]
+        predicted = predict_tags(self.model, task_data.instances[split], task, self.vocab,
+                                 self.trainer_config.eval_batch_size, self.device)
+        gold = [s.tags for s in task_data.sentences[split]]
+        scheme = task_data.tag_scheme
+        return score(self.config.tasks[task].metric, comparable_tags(predicted, scheme),
+                     comparable_tags(gold, scheme))
+
+    def _evaluate(self) -> None:
+        record: dict[str, Any] = {"epoch": self.epoch, "step": self.step, "tasks": {}}
+        for task in self.tasks:
+            splits = {"dev": self.evaluate_task(task, "dev")}
+            if "test" in self.data[task].sentences:
+                splits["test"] = self.evaluate_task(task, "test")
+            record["tasks"][task] = splits
+        improved = self._select(record)
+        self.history.append(record)
+        for callback in self.callbacks:
+            callback.on_evaluation(self, record, improved)
+        logger.info("epoch %d step %d: %s%s", self.epoch, self.step, "; ".join(
+            f"{t} dev {s['dev']['score']:.2f}" + (f" test {s['test']['score']:.2f}" if "test" in s else "")
+            for t, s in record["tasks"].items()), f" (new best: {', '.join(improved)})" if improved else "")
+        write_json(self.paths.metrics, self.metrics(finished=False))
+
+    def _select(self, record: dict[str, Any]) -> list[str]:
+        """Dev scores only; an equal score keeps the earlier checkpoint."""
+        scores = {t: s["dev"]["score"] for t, s in record["tasks"].items()}
+        if self.trainer_config.selection == "mean":
+            mean = statistics.fmean(scores.values())
+            if self.best_mean is not None and mean <= self.best_mean:
+                return []
+            self.best_mean = mean
+            improved = list(scores)
+        else:
+            improved = [t for t, v in scores.items() if t not in self.best or v > self.best[t]["dev"]]
+        for task in improved:
+            splits = record["tasks"][task]
+            self.best[task] = {"epoch": record["epoch"], "step": record["step"], "dev": splits["dev"]["score"],
+                               "test": splits.get("test", {}).get("score"),
+                               "dev_metrics": splits["dev"], "test_metrics": splits.get("test")}
+        return improved
+
+    def metrics(self, finished: bool) -> dict[str, Any]:
+        return {
+            "finished": finished,
+            "strategy": self.config.model.sharing.type,
+            "selection": self.trainer_config.selection,
+            "epochs_completed": self.epoch,
+            "steps": self.step,
+            "training_seconds": round(self.elapsed, 1),
+            "parameters": parameter_counts(self.model),
+            "tasks": self.best,
+            "history": self.history,
+        }
+
+    # ---------------------------------------------------------------- resume
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "sampler": self.sampler.state_dict(),
+            "streams": {t: s.state_dict() for t, s in self.streams.items()},
+            "epoch": self.epoch,
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "history": self.history,
+            "best": self.best,
+            "best_mean": self.best_mean,
+            "callbacks": [c.state_dict() for c in self.callbacks],
+            "rng": {"torch": torch.get_rng_state(), "numpy": _numpy_state(), "python": _python_state()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.sampler.load_state_dict(state["sampler"])
+        for task, stream_state in state["streams"].items():
+            self.streams[task].load_state_dict(stream_state)
+        self.epoch, self.step, self.elapsed = state["epoch"], state["step"], state["elapsed"]
+        self.history, self.best, self.best_mean = state["history"], state["best"], state["best_mean"]
+        for callback, callback_state in zip(self.callbacks, state["callbacks"]):
+            callback.load_state_dict(callback_state)
+        torch.set_rng_state(state["rng"]["torch"])
+        np.random.set_state(_numpy_from(state["rng"]["numpy"]))
+        random.setstate(_python_from(state["rng"]["python"]))
+
+
+# The safe checkpoint loader reads tensors, lists, dicts and scalars only, so RNG states are
+# stored in those shapes.
+def _numpy_state() -> list:
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    return [name, torch.from_numpy(keys.astype(np.int64)), int(pos), int(has_gauss), float(cached)]
+
+
+def _numpy_from(state: list) -> tuple:
+    name, keys, pos, has_gauss, cached = state
+    return name, keys.numpy().astype(np.uint32), pos, has_gauss, cached
+
+
+def _python_state() -> list:
+    version, internal, gauss = random.getstate()
+    return [version, list(internal), gauss]
+
+
+def _python_from(state: list) -> tuple:
+    version, internal, gauss = state
+    return version, tuple(internal), gauss
