@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import click
 
+from sparse_sharing.cli.evaluate import evaluate_command, predict_command
+from sparse_sharing.cli.inspect import components_command, schema_command, validate_command
 from sparse_sharing.cli.train import train_command
 
 
@@ -12,7 +14,9 @@ def cli() -> None:
     """Multi-task sequence labelling with swappable sharing strategies."""
 
 
-cli.add_command(train_command)
+for command in (train_command, validate_command, evaluate_command, predict_command, components_command,
+                schema_command):
+    cli.add_command(command)
 
 
 def main() -> None:

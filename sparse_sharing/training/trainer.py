@@ -63,9 +63,12 @@ class Trainer:
                                       sizes={t: s.batches_per_pass for t, s in self.streams.items()},
                                       seed=config.seed)
         trainable = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = OPTIMIZERS.build(self.trainer_config.optimizer, params=trainable)
-        self.scheduler = (LR_SCHEDULERS.build(self.trainer_config.lr_scheduler, optimizer=self.optimizer)
-                          if self.trainer_config.lr_scheduler else None)
+        self.optimizers = model.sharing.build_optimizers(
+            lambda params: OPTIMIZERS.build(self.trainer_config.optimizer, params=params), trainable, tasks)
+        self.distinct_optimizers = list({id(o): o for o in self.optimizers.values()}.values())
+        scheduler_config = self.trainer_config.lr_scheduler
+        self.schedulers = [LR_SCHEDULERS.build(scheduler_config, optimizer=o) for o in self.distinct_optimizers
+                           ] if scheduler_config else []
         self.epoch = 0
         self.step = 0
         self.should_stop = False
@@ -87,8 +90,8 @@ class Trainer:
                 if every and self.step % every == 0:
                     self._evaluate()
             self.epoch += 1
-            if self.scheduler is not None:
-                self.scheduler.step()
+            for scheduler in self.schedulers:
+                scheduler.step()
             if not every:
                 self._evaluate()
             self.elapsed = time.monotonic() - started
@@ -104,7 +107,7 @@ class Trainer:
     def _train_step(self) -> None:
         task = self.sampler.next_task()
         batch = self.streams[task].next_batch().to(self.device)
-        self.optimizer.zero_grad(set_to_none=True)
+        self.model.zero_grad(set_to_none=True)
         loss = self.model.loss(batch, task) * self.config.tasks[task].loss_weight
         loss.backward()
         clipping = self.trainer_config.grad_clipping
@@ -114,7 +117,7 @@ class Trainer:
                 torch.nn.utils.clip_grad_norm_(params, clipping.max)
             else:
                 torch.nn.utils.clip_grad_value_(params, clipping.max)
-        self.model.sharing.step(task, self.optimizer)
+        self.model.sharing.step(task, self.optimizers[task])
         self.step += 1
         loss_value = float(loss.detach())
         if not np.isfinite(loss_value):
@@ -184,8 +187,8 @@ class Trainer:
     def state_dict(self) -> dict[str, Any]:
         return {
             "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict() if self.scheduler else None,
+            "optimizers": [o.state_dict() for o in self.distinct_optimizers],
+            "schedulers": [s.state_dict() for s in self.schedulers],
             "sampler": self.sampler.state_dict(),
             "streams": {t: s.state_dict() for t, s in self.streams.items()},
             "epoch": self.epoch,
@@ -200,9 +203,10 @@ class Trainer:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        if self.scheduler is not None:
-            self.scheduler.load_state_dict(state["scheduler"])
+        for optimizer, optimizer_state in zip(self.distinct_optimizers, state["optimizers"]):
+            optimizer.load_state_dict(optimizer_state)
+        for scheduler, scheduler_state in zip(self.schedulers, state["schedulers"]):
+            scheduler.load_state_dict(scheduler_state)
         self.sampler.load_state_dict(state["sampler"])
         for task, stream_state in state["streams"].items():
             self.streams[task].load_state_dict(stream_state)

@@ -39,7 +39,7 @@ class TensorBoard(Callback):
                     self.writer.add_scalar(f"train_loss/{t}", self.loss_sums[t] / count, trainer.step)
             self.loss_sums.clear()
             self.loss_counts.clear()
-            for i, group in enumerate(trainer.optimizer.param_groups):
+            for i, group in enumerate(trainer.distinct_optimizers[0].param_groups):
                 self.writer.add_scalar(f"learning_rate/group{i}", group["lr"], trainer.step)
             for t, count in self.sampled.items():
                 self.writer.add_scalar(f"sampled_steps/{t}", count, trainer.step)

@@ -1,6 +1,8 @@
 """What every sharing strategy provides to the model and the training loop."""
 from __future__ import annotations
 
+from typing import Callable, Sequence
+
 import torch
 from torch import nn
 
@@ -19,6 +21,14 @@ class SharingStrategy(nn.Module):
 
     def output_dim(self, task: str) -> int:
         raise NotImplementedError
+
+    def build_optimizers(
+        self, build: Callable[[list[nn.Parameter]], torch.optim.Optimizer], params: list[nn.Parameter],
+        tasks: Sequence[str],
+    ) -> dict[str, torch.optim.Optimizer]:
+        """Task → optimizer. One shared optimizer by default; a strategy may give tasks their own state."""
+        shared = build(params)
+        return {task: shared for task in tasks}
 
     def step(self, task: str, optimizer: torch.optim.Optimizer) -> None:
         optimizer.step()

@@ -1,0 +1,3 @@
+from sparse_sharing.cli.main import main
+
+main()

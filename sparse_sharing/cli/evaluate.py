@@ -1,0 +1,95 @@
+"""`ssl evaluate` and `ssl predict`: use a finished (or running) run's dev-best checkpoints."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from sparse_sharing.cli.common import include_package_option, load_components, user_errors_exit_2
+from sparse_sharing.components.data.batching import index_sentences
+from sparse_sharing.config.schema import trained_tasks
+from sparse_sharing.errors import UserError
+from sparse_sharing.registry import DATASET_READERS, did_you_mean
+from sparse_sharing.training.evaluation import predict_tags, score
+from sparse_sharing.training.pipeline import load_best_model, load_trained
+from sparse_sharing.training.run_dir import atomic_write
+from sparse_sharing.training.trainer import comparable_tags
+
+
+def _tasks(config, requested: tuple[str, ...]) -> list[str]:
+    available = trained_tasks(config)
+    for task in requested:
+        if task not in available:
+            raise UserError(f"no task '{task}' in this run. Tasks: {', '.join(available)}."
+                            f"{did_you_mean(task, available)}")
+    return list(requested) or available
+
+
+@click.command("evaluate")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("data_file")
+@click.option("--task", "tasks", multiple=True, help="Score only this task (repeatable); default: every task.")
+@click.option("--output", type=click.Path(path_type=Path), help="Also write the figures as JSON here.")
+@include_package_option
+@user_errors_exit_2
+def evaluate_command(run_dir: Path, data_file: str, tasks: tuple[str, ...], output: Path | None,
+                     include_packages: tuple[str, ...]) -> None:
+    """Score DATA_FILE (same columns as the run's data) with each task's dev-best checkpoint."""
+    load_components(include_packages)
+    config, paths, vocab = load_trained(run_dir)
+    readers = {t: DATASET_READERS.build(config.tasks[t].dataset_reader) for t in trained_tasks(config)}
+    schemes = {t: r.tag_scheme for t, r in readers.items()}
+    results = {}
+    for task in _tasks(config, tasks):
+        sentences = readers[task].read(data_file)
+        model = load_best_model(config, paths, vocab, task, schemes)
+        unknown = sorted({t for s in sentences for t in s.tags if not vocab.has_label(task, t)})
+        if unknown:
+            raise UserError(f"{data_file}: labels the run never saw for task '{task}': {', '.join(unknown[:10])}")
+        predicted = predict_tags(model, index_sentences(sentences, vocab, task), task, vocab,
+                                 config.trainer.eval_batch_size)
+        figures = score(config.tasks[task].metric, comparable_tags(predicted, schemes[task]),
+                        comparable_tags([s.tags for s in sentences], schemes[task]))
+        results[task] = figures
+        main = ", ".join(f"{k} {v:.2f}" for k, v in figures.items() if k != "score" and "-" not in k)
+        click.echo(f"{task}: {main}")
+    if output is not None:
+        atomic_write(output, lambda s: s.write((json.dumps(results, indent=2) + "\n").encode()))
+
+
+@click.command("predict")
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@click.argument("input_file")
+@click.option("--output", type=click.Path(path_type=Path), help="Write here instead of standard output.")
+@click.option("--task", "tasks", multiple=True, help="Predict only this task (repeatable); default: every task.")
+@include_package_option
+@user_errors_exit_2
+def predict_command(run_dir: Path, input_file: str, output: Path | None, tasks: tuple[str, ...],
+                    include_packages: tuple[str, ...]) -> None:
+    """Tag INPUT_FILE (one token per line in the first column, blank line between sentences).
+
+    Writes CoNLL: the token, then one predicted column per task, in the order of the tasks.
+    """
+    load_components(include_packages)
+    config, paths, vocab = load_trained(run_dir)
+    selected = _tasks(config, tasks)
+    readers = {t: DATASET_READERS.build(config.tasks[t].dataset_reader) for t in trained_tasks(config)}
+    schemes = {t: r.tag_scheme for t, r in readers.items()}
+    sentences = readers[selected[0]].read_words(input_file)
+    instances = index_sentences(sentences, vocab, None)
+    columns = []
+    for task in selected:
+        model = load_best_model(config, paths, vocab, task, schemes)
+        columns.append(predict_tags(model, instances, task, vocab, config.trainer.eval_batch_size))
+    lines = []
+    for i, sentence in enumerate(sentences):
+        for j, word in enumerate(sentence.words):
+            lines.append(" ".join([word, *(column[i][j] for column in columns)]))
+        lines.append("")
+    text = "\n".join(lines) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        atomic_write(output, lambda s: s.write(text.encode()))
+        click.echo(f"Wrote {len(sentences)} sentences to {output}", err=True)

@@ -1,0 +1,97 @@
+"""`ssl components`, `ssl schema` and `ssl validate`: look at what a config can say, without training."""
+from __future__ import annotations
+
+import json
+import typing
+from pathlib import Path
+
+import click
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+from rich.console import Console
+from rich.table import Table
+
+from sparse_sharing.cli.common import (
+    config_options,
+    include_package_option,
+    load_components,
+    setup_console_logging,
+    user_errors_exit_2,
+)
+from sparse_sharing.config.loading import load_experiment
+from sparse_sharing.config.schema import build_experiment_schema
+from sparse_sharing.errors import UserError
+from sparse_sharing.registry import ALL_KINDS, did_you_mean
+from sparse_sharing.training.model import parameter_counts
+from sparse_sharing.training.pipeline import build_experiment
+
+
+def _type_name(annotation: typing.Any) -> str:
+    text = getattr(annotation, "__name__", None) if typing.get_origin(annotation) is None else None
+    return text or str(annotation).replace("typing.", "")
+
+
+def _default(field: FieldInfo) -> str:
+    if field.default is PydanticUndefined and field.default_factory is None:
+        return "required"
+    if field.default_factory is not None:
+        return "(computed)"
+    return json.dumps(field.default, default=str)
+
+
+@click.command("components")
+@click.argument("kind", required=False)
+@include_package_option
+@user_errors_exit_2
+def components_command(kind: str | None, include_packages: tuple[str, ...]) -> None:
+    """List component kinds, or the components of KIND with their config fields."""
+    load_components(include_packages)
+    console = Console(soft_wrap=False)
+    if kind is None:
+        table = Table("kind", "registered", "what it is for", title="Component kinds")
+        for registry in ALL_KINDS.values():
+            table.add_row(registry.kind, ", ".join(registry.names()), registry.description)
+        console.print(table)
+        return
+    if kind not in ALL_KINDS:
+        raise UserError(f"no component kind '{kind}'. Kinds: {', '.join(ALL_KINDS)}.{did_you_mean(kind, list(ALL_KINDS))}")
+    for entry in ALL_KINDS[kind].entries():
+        table = Table("field", "type", "default", "description", title=f"{kind} '{entry.name}'",
+                      caption=f"{entry.factory.__module__}.{entry.factory.__qualname__}")
+        for name, field in entry.config.model_fields.items():
+            if name == "type":
+                continue
+            table.add_row(name, _type_name(field.annotation), _default(field), field.description or "")
+        console.print(table)
+
+
+@click.command("schema")
+@include_package_option
+@user_errors_exit_2
+def schema_command(include_packages: tuple[str, ...]) -> None:
+    """Print the JSON schema of the experiment config (with your plugins' components)."""
+    load_components(include_packages)
+    click.echo(json.dumps(build_experiment_schema().model_json_schema(), indent=2))
+
+
+@click.command("validate")
+@click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path))
+@config_options
+@user_errors_exit_2
+def validate_command(config_path: Path, overrides: tuple[str, ...], ext_vars: tuple[str, ...],
+                     include_packages: tuple[str, ...]) -> None:
+    """Check CONFIG: validate it, read the data, build the vocabulary and model; no training."""
+    setup_console_logging()
+    load_components(include_packages)
+    _, config = load_experiment(config_path, ext_vars, overrides)
+    experiment = build_experiment(config)
+    counts = parameter_counts(experiment.model)
+    click.echo(f"{config_path}: OK")
+    click.echo(f"  strategy {config.model.sharing.type}; tasks {', '.join(experiment.tasks)}")
+    for task in experiment.tasks:
+        sizes = ", ".join(f"{split} {len(s)}" for split, s in experiment.data[task].sentences.items())
+        click.echo(f"  {task}: {sizes} sentences; {len(experiment.vocab.labels[task])} labels "
+                   f"({experiment.data[task].tag_scheme})")
+    click.echo(f"  vocabulary: {len(experiment.vocab.words)} words, {len(experiment.vocab.chars)} characters")
+    click.echo(f"  parameters: {counts['paper']:,} in the paper's convention (BiLSTM + char conv), "
+               f"{counts['total']:,} in total")

@@ -1,0 +1,11 @@
+"""Per-task binary masks over the shared trunk's prunable weights (True = kept)."""
+from sparse_sharing.components.masks.mask_set import (
+    PAPER_PRUNABLE,
+    MaskSet,
+    mask_path,
+    prunable_parameters,
+    read_mask_report,
+    report_path,
+)
+
+__all__ = ["PAPER_PRUNABLE", "MaskSet", "mask_path", "prunable_parameters", "read_mask_report", "report_path"]
