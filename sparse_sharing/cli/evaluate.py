@@ -8,6 +8,7 @@ import click
 
 from sparse_sharing.cli.common import include_package_option, load_components, user_errors_exit_2
 from sparse_sharing.components.data.batching import index_sentences
+from sparse_sharing.components.data.tag_schemes import convert_tags
 from sparse_sharing.config.schema import trained_tasks
 from sparse_sharing.errors import UserError
 from sparse_sharing.registry import DATASET_READERS, did_you_mean
@@ -69,7 +70,9 @@ def predict_command(run_dir: Path, input_file: str, output: Path | None, tasks: 
                     include_packages: tuple[str, ...]) -> None:
     """Tag INPUT_FILE (one token per line in the first column, blank line between sentences).
 
-    Writes CoNLL: the token, then one predicted column per task, in the order of the tasks.
+    Writes CoNLL: the token, then one predicted column per task (tasks in the run's order, which
+    Jsonnet sorts by name; the order is printed on stderr), with span tags in the scheme of the
+    task's data files (e.g. IOB1 for CoNLL-2003), not the scheme it trained in.
     """
     load_components(include_packages)
     config, paths, vocab = load_trained(run_dir)
@@ -81,7 +84,9 @@ def predict_command(run_dir: Path, input_file: str, output: Path | None, tasks: 
     columns = []
     for task in selected:
         model = load_best_model(config, paths, vocab, task, schemes)
-        columns.append(predict_tags(model, instances, task, vocab, config.trainer.eval_batch_size))
+        predicted = predict_tags(model, instances, task, vocab, config.trainer.eval_batch_size)
+        columns.append([convert_tags(tags, schemes[task], readers[task].file_scheme) for tags in predicted])
+    click.echo(f"columns: word {' '.join(selected)} (tags in each task's file scheme)", err=True)
     lines = []
     for i, sentence in enumerate(sentences):
         for j, word in enumerate(sentence.words):

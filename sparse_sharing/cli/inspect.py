@@ -6,6 +6,7 @@ import typing
 from pathlib import Path
 
 import click
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 from rich.console import Console
@@ -34,9 +35,10 @@ def _type_name(annotation: typing.Any) -> str:
 def _default(field: FieldInfo) -> str:
     if field.default is PydanticUndefined and field.default_factory is None:
         return "required"
-    if field.default_factory is not None:
-        return "(computed)"
-    return json.dumps(field.default, default=str)
+    value = field.default_factory() if field.default_factory is not None else field.default
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    return json.dumps(value, default=str)
 
 
 @click.command("components")
@@ -56,11 +58,14 @@ def components_command(kind: str | None, include_packages: tuple[str, ...]) -> N
     if kind not in ALL_KINDS:
         raise UserError(f"no component kind '{kind}'. Kinds: {', '.join(ALL_KINDS)}.{did_you_mean(kind, list(ALL_KINDS))}")
     for entry in ALL_KINDS[kind].entries():
-        table = Table("field", "type", "default", "description", title=f"{kind} '{entry.name}'",
-                      caption=f"{entry.factory.__module__}.{entry.factory.__qualname__}")
-        for name, field in entry.config.model_fields.items():
-            if name == "type":
-                continue
+        where = f"{entry.factory.__module__}.{entry.factory.__qualname__}"
+        fields = {n: f for n, f in entry.config.model_fields.items() if n != "type"}
+        if not fields:
+            console.print(f"[bold]{kind} '{entry.name}'[/bold]: no options ({where})\n")
+            continue
+        table = Table("field", "type", "default", "description", title=f"{kind} '{entry.name}' ({where})",
+                      title_justify="left")
+        for name, field in fields.items():
             table.add_row(name, _type_name(field.annotation), _default(field), field.description or "")
         console.print(table)
 

@@ -16,14 +16,16 @@ from sparse_sharing.training.pipeline import train
 @config_options
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in the run directory.")
 @click.option("--force", is_flag=True, help="Delete the run directory's contents and start again.")
+@click.option("--jobs", type=click.IntRange(min=1), default=None,
+              help="Mask search: tasks searched in parallel processes (overrides masks.jobs).")
 @user_errors_exit_2
 def train_command(config_path: Path, run_dir: Path, overrides: tuple[str, ...], ext_vars: tuple[str, ...],
-                  include_packages: tuple[str, ...], resume: bool, force: bool) -> None:
+                  include_packages: tuple[str, ...], resume: bool, force: bool, jobs: int | None) -> None:
     """Train the experiment in CONFIG (Jsonnet or JSON)."""
     setup_console_logging()
     load_components(include_packages)
     raw, config = load_experiment(config_path, ext_vars, overrides)
-    metrics = train(raw, config, run_dir, resume=resume, force=force)
+    metrics = train(raw, config, run_dir, resume=resume, force=force, include_packages=include_packages, jobs=jobs)
     for task, best in metrics["tasks"].items():
         test = f", test {best['test']:.2f}" if best.get("test") is not None else ""
         click.echo(f"{task}: dev-best epoch {best['epoch']}: dev {best['dev']:.2f}{test}")

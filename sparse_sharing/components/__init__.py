@@ -5,8 +5,10 @@ from sparse_sharing.components import (  # noqa: F401
     embedders,
     encoders,
     heads,
+    masks,
     metrics,
     optim,
+    pruners,
     samplers,
     sharing,
 )

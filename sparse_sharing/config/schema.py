@@ -18,6 +18,7 @@ from sparse_sharing.registry import (
     ENCODERS,
     HEADS,
     LR_SCHEDULERS,
+    MASKS,
     METRICS,
     OPTIMIZERS,
     SAMPLERS,
@@ -116,6 +117,8 @@ def build_experiment_schema() -> type[BaseModel]:
         vocabulary=(VocabularyConfig, Field(default_factory=VocabularyConfig, description="Vocabulary building.")),
         model=(model_model, Field(description="Embedders, encoder and sharing strategy.")),
         trainer=(trainer_model, Field(description="The training loop.")),
+        masks=(union_of(MASKS) | None, Field(None, description="Where the per-task masks of a masked sharing "
+                                             "strategy (sparse, single_subnet) come from; unused by the others.")),
     )
 
 

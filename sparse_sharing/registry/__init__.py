@@ -7,6 +7,8 @@ from sparse_sharing.registry.kinds import (
     LR_SCHEDULERS,
     METRICS,
     OPTIMIZERS,
+    MASKS,
+    PRUNERS,
     SAMPLERS,
     SHARING,
     TOKEN_EMBEDDERS,
@@ -16,6 +18,6 @@ from sparse_sharing.registry.registry import ComponentConfig, Registry, did_you_
 
 __all__ = [
     "ALL_KINDS", "CALLBACKS", "DATASET_READERS", "ENCODERS", "HEADS", "LR_SCHEDULERS", "METRICS",
-    "OPTIMIZERS", "SAMPLERS", "SHARING", "TOKEN_EMBEDDERS", "ComponentConfig", "Registry",
+    "MASKS", "OPTIMIZERS", "PRUNERS", "SAMPLERS", "SHARING", "TOKEN_EMBEDDERS", "ComponentConfig", "Registry",
     "did_you_mean", "import_plugins", "nearest",
 ]

@@ -13,6 +13,8 @@ METRICS: Registry = Registry("metric", "Scores predicted tags against gold tags.
 OPTIMIZERS: Registry = Registry("optimizer", "Updates the parameters from gradients.")
 LR_SCHEDULERS: Registry = Registry("lr_scheduler", "Changes the learning rate over training.")
 CALLBACKS: Registry = Registry("callback", "Hooks into the training loop: logging, checkpoints, stopping.")
+PRUNERS: Registry = Registry("pruner", "Chooses which still-kept weights a round of iterative pruning removes.")
+MASKS: Registry = Registry("mask", "Where a masked strategy's per-task masks come from: a search, or another run.")
 
 ALL_KINDS: dict[str, Registry] = {
     r.kind: r
@@ -27,5 +29,7 @@ ALL_KINDS: dict[str, Registry] = {
         OPTIMIZERS,
         LR_SCHEDULERS,
         CALLBACKS,
+        PRUNERS,
+        MASKS,
     )
 }

@@ -14,6 +14,7 @@ ENTRY_POINT_GROUP = "sparse_sharing.plugins"
 
 def import_builtin_components() -> None:
     importlib.import_module("sparse_sharing.components")
+    importlib.import_module("sparse_sharing.training.mask_search")  # registers the `search` mask source
 
 
 def import_plugins(include_packages: Iterable[str] = ()) -> None:

@@ -47,8 +47,9 @@ def build_model(config: Any, vocab: Vocabulary, tasks: list[str], tag_schemes: M
 
 
 def parameter_counts(model: MultiTaskTagger) -> dict[str, int]:
-    """The paper's figure (BiLSTM with biases + char conv) and the total, trainable or not."""
+    """The paper's figure (BiLSTM with biases + char conv; for masks, their union) and the total."""
+    count = getattr(model.sharing, "paper_parameter_count", None)
     return {
-        "paper": sum(p.numel() for p in model.sharing.paper_parameters()),
+        "paper": count() if count else sum(p.numel() for p in model.sharing.paper_parameters()),
         "total": sum(p.numel() for p in model.parameters()),
     }

@@ -1,19 +1,21 @@
-"""`ssl train` and `ssl validate` as functions: config → data → vocabulary → model → loop."""
+"""`ssl train` and `ssl validate` as functions: config → data → vocabulary → model → (masks) → loop."""
 from __future__ import annotations
 
 import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
 from sparse_sharing.components.data.vocabulary import Vocabulary
+from sparse_sharing.components.masks.mask_set import MaskSet, mask_path
 from sparse_sharing.config.schema import trained_tasks, validate_experiment
-from sparse_sharing.errors import RunDirError
-from sparse_sharing.registry import CALLBACKS
+from sparse_sharing.errors import ConfigError, RunDirError
+from sparse_sharing.registry import CALLBACKS, MASKS
 from sparse_sharing.training.data_setup import TaskData, build_vocabulary, index_tasks, read_tasks
+from sparse_sharing.training.mask_search import SearchPaths, rewind
 from sparse_sharing.training.model import MultiTaskTagger, build_model
 from sparse_sharing.training.run_dir import RunPaths, load_torch, prepare_run_dir, write_json
 from sparse_sharing.training.trainer import Trainer, seed_everything
@@ -30,8 +32,8 @@ class Experiment:
     model: MultiTaskTagger
 
 
-def build_experiment(config: Any, vocab: Vocabulary | None = None) -> Experiment:
-    torch.set_num_threads(config.num_threads)
+def build_experiment(config: Any, vocab: Vocabulary | None = None, threads: int | None = None) -> Experiment:
+    torch.set_num_threads(threads or config.num_threads)
     seed_everything(config.seed)
     tasks = trained_tasks(config)
     data = read_tasks(config, tasks)
@@ -42,7 +44,12 @@ def build_experiment(config: Any, vocab: Vocabulary | None = None) -> Experiment
     return Experiment(config, tasks, data, vocab, model)
 
 
-def train(raw_config: dict, config: Any, run_dir: Path, resume: bool = False, force: bool = False) -> dict:
+def uses_masks(model: MultiTaskTagger) -> bool:
+    return hasattr(model.sharing, "set_masks")
+
+
+def train(raw_config: dict, config: Any, run_dir: Path, resume: bool = False, force: bool = False,
+          include_packages: Sequence[str] = (), jobs: int | None = None) -> dict:
     paths = prepare_run_dir(run_dir, resume=resume, force=force)
     if resume:
         saved = json.loads(paths.config.read_text())
@@ -52,28 +59,79 @@ def train(raw_config: dict, config: Any, run_dir: Path, resume: bool = False, fo
                 f"({paths.config}); resume with the same config and overrides, or start a new run"
             )
         config = validate_experiment(saved, source=str(paths.config))
-    _attach_log(paths)
+    attach_log(paths)
     logger.info("%s run in %s", "resuming" if resume else "starting", paths.root)
     vocab = Vocabulary.load(paths.vocabulary) if resume and paths.vocabulary.is_file() else None
     experiment = build_experiment(config, vocab)
     if not resume or not paths.vocabulary.is_file():
         write_json(paths.config, raw_config)
         write_json(paths.vocabulary, experiment.vocab.to_json())
+    extra_metrics = {}
+    if uses_masks(experiment.model):
+        extra_metrics = prepare_masks(experiment, paths, include_packages, jobs)
+    elif config.masks is not None:
+        logger.info("the masks block is unused: sharing '%s' has no masks", config.model.sharing.type)
     callbacks = [CALLBACKS.build(c) for c in config.trainer.callbacks]
     if not any(c.type == "checkpoint" for c in config.trainer.callbacks):
         callbacks.append(CALLBACKS.build(CALLBACKS.get("checkpoint").config(type="checkpoint")))
     trainer = Trainer(config, experiment.model, experiment.data, experiment.vocab, paths, callbacks,
                       experiment.tasks)
+    trainer.extra_metrics = extra_metrics
     if resume and paths.last_checkpoint.is_file():
         trainer.load_state_dict(load_torch(paths.last_checkpoint))
         logger.info("resumed after epoch %d (step %d)", trainer.epoch, trainer.step)
     return trainer.train()
 
 
-def _attach_log(paths: RunPaths) -> None:
+def prepare_masks(experiment: Experiment, paths: RunPaths, include_packages: Sequence[str],
+                  jobs: int | None) -> dict:
+    """Find (or reload) each task's mask, rewind to the search's rewind point and set the masks.
+
+    Returns the masks' figures for metrics.json.
+    """
+    config, sharing = experiment.config, experiment.model.sharing
+    if config.masks is None:
+        raise ConfigError(f"sharing '{config.model.sharing.type}' needs a `masks` block: "
+                          f"{{type: 'search', ...}} or {{type: 'from_run', path: ...}}")
+    if all(mask_path(paths.root, t).is_file() for t in experiment.tasks):
+        masks = MaskSet.load(paths.root, sharing.mask_shapes(), tasks=experiment.tasks)
+        logger.info("masks already chosen: read from %s", paths.root / "masks")
+    else:
+        masks, reports = MASKS.build(config.masks, experiment=experiment, run_dir=paths.root,
+                                     include_packages=include_packages, jobs=jobs)
+        masks.save(paths.root, reports)
+    search = SearchPaths(paths.root)
+    start = search.warmup if search.warmup.is_file() else search.init
+    if start.is_file():
+        rewind(experiment.model, load_torch(start), masks)
+    else:
+        sharing.set_masks(masks)
+    figures = mask_figures(masks)
+    logger.info("masks: %s; overlap ratio %.4f", ", ".join(
+        f"{t} kept {100 * f:.2f}%" for t, f in figures["kept_fraction"].items()), figures["overlap_ratio"])
+    return {"masks": figures}
+
+
+def mask_figures(masks: MaskSet) -> dict:
+    return {
+        "kept_fraction": {t: masks.kept_fraction(t) for t in masks.tasks},
+        "overlap_ratio": masks.overlap_ratio(),
+        "pairwise_overlap": {f"{a}-{b}": v for (a, b), v in masks.pairwise_overlaps().items()},
+        "union_count": masks.union_count(),
+        "masked_total": masks.total_count(),
+    }
+
+
+def attach_log(paths: RunPaths) -> None:
+    """Everything the package logs also goes to the run's train.log (once per process)."""
+    target = str(paths.log.resolve())
+    root = logging.getLogger("sparse_sharing")
+    root.setLevel(logging.INFO)
+    if any(getattr(h, "baseFilename", None) == target for h in root.handlers):
+        return
     handler = logging.FileHandler(paths.log, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.getLogger("sparse_sharing").addHandler(handler)
+    root.addHandler(handler)
 
 
 def load_trained(run_dir: Path) -> tuple[Any, RunPaths, Vocabulary]:
@@ -82,6 +140,12 @@ def load_trained(run_dir: Path) -> tuple[Any, RunPaths, Vocabulary]:
         raise RunDirError(f"{paths.root} is not a run directory (no config.json or vocabulary.json)")
     config = validate_experiment(json.loads(paths.config.read_text()), source=str(paths.config))
     return config, paths, Vocabulary.load(paths.vocabulary)
+
+
+def load_run_experiment(run_dir: Path, threads: int | None = None) -> tuple[Experiment, RunPaths]:
+    """The experiment of an existing run directory, with its saved config and vocabulary."""
+    config, paths, vocab = load_trained(run_dir)
+    return build_experiment(config, vocab, threads), paths
 
 
 def load_best_model(config: Any, paths: RunPaths, vocab: Vocabulary, task: str, tag_schemes: dict[str, str]) -> MultiTaskTagger:

@@ -42,7 +42,8 @@ def comparable_tags(tags: Sequence[Sequence[str]], scheme: str) -> list[list[str
 
 class Trainer:
     def __init__(self, config: Any, model: MultiTaskTagger, data: dict[str, TaskData], vocab: Any,
-                 paths: RunPaths, callbacks: list[Callback], tasks: list[str]) -> None:
+                 paths: RunPaths, callbacks: list[Callback], tasks: list[str], max_steps: int | None = None) -> None:
+        """``max_steps`` ends training early (and evaluates there): a pruning round trains a step budget."""
         self.config = config
         self.trainer_config = config.trainer
         self.model = model
@@ -59,6 +60,7 @@ class Trainer:
         }
         self.steps_per_epoch = sum(s.batches_per_pass for s in self.streams.values())
         self.num_epochs = self.trainer_config.num_epochs
+        self.max_steps = max_steps
         self.sampler = SAMPLERS.build(self.trainer_config.sampler,
                                       sizes={t: s.batches_per_pass for t, s in self.streams.items()},
                                       seed=config.seed)
@@ -76,6 +78,7 @@ class Trainer:
         self.best: dict[str, dict[str, Any]] = {}
         self.best_mean: float | None = None
         self.elapsed = 0.0
+        self.extra_metrics: dict[str, Any] = {}  # e.g. the masks' figures of a sparse run
 
     # ----------------------------------------------------------------- loop
     def train(self) -> dict[str, Any]:
@@ -89,6 +92,12 @@ class Trainer:
                 self._train_step()
                 if every and self.step % every == 0:
                     self._evaluate()
+                if self._budget_spent():
+                    break
+            if self._budget_spent():
+                if not self.history or self.history[-1]["step"] != self.step:
+                    self._evaluate()
+                break
             self.epoch += 1
             for scheduler in self.schedulers:
                 scheduler.step()
@@ -103,6 +112,9 @@ class Trainer:
         for callback in self.callbacks:
             callback.on_train_end(self)
         return metrics
+
+    def _budget_spent(self) -> bool:
+        return self.max_steps is not None and self.step >= self.max_steps
 
     def _train_step(self) -> None:
         task = self.sampler.next_task()
@@ -180,6 +192,7 @@ class Trainer:
             "training_seconds": round(self.elapsed, 1),
             "parameters": parameter_counts(self.model),
             "tasks": self.best,
+            **self.extra_metrics,
             "history": self.history,
         }
 

@@ -70,6 +70,11 @@ class ConllReader:
     def tag_scheme(self) -> str:
         return self.config.tag_scheme
 
+    @property
+    def file_scheme(self) -> str:
+        """How the files encode spans: predictions are written back in it."""
+        return self.config.input_scheme
+
     def read(self, path: str | Path, with_tags: bool = True) -> list[Sentence]:
         """All sentences of ``path``; tags converted to ``tag_scheme``, or None without ``with_tags``."""
         config = self.config

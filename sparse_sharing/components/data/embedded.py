@@ -138,6 +138,11 @@ class EmbeddedReader:
     def tag_scheme(self) -> str:
         return self.config.tag_scheme
 
+    @property
+    def file_scheme(self) -> str:
+        """How `write_conll` encodes spans: predictions are written back in it."""
+        return _FILE_SCHEMES[self.config.column]
+
     def read(self, path: str | Path, with_tags: bool = True) -> list[Sentence]:
         """``path`` names a split: "train", "dev" or "test"."""
         split = _split_name(path)

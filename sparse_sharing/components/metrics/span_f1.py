@@ -11,8 +11,6 @@ from __future__ import annotations
 from typing import Literal, Sequence
 
 from pydantic import Field
-from seqeval.metrics import f1_score, precision_score, recall_score
-from seqeval.metrics.sequence_labeling import get_entities
 
 from sparse_sharing.components.metrics.base import Metric
 from sparse_sharing.registry import METRICS, ComponentConfig
@@ -44,6 +42,10 @@ class SpanF1(Metric):
         self._gold.extend(list(tags) for tags in gold)
 
     def compute(self) -> dict[str, float]:
+        # Imported here: seqeval pulls in scikit-learn and SciPy, over a second at every CLI start.
+        from seqeval.metrics import f1_score, precision_score, recall_score
+        from seqeval.metrics.sequence_labeling import get_entities
+
         gold, predicted = self._gold, self._predicted
         # zero_division=0 gives conlleval's 0.0 for a set without spans, and stops
         # seqeval warning about it on every evaluation.

@@ -1,1 +1,1 @@
-from sparse_sharing.components.sharing import hard, single  # noqa: F401  (registration)
+from sparse_sharing.components.sharing import hard, single, sparse  # noqa: F401  (registration)

@@ -1,0 +1,102 @@
+"""Training and inference throughput (tokens/s) of hard sharing on CoNLL-2003-shaped batches.
+
+The paper's base network (50-d words, char CNN 30×3, BiLSTM 200 per direction, CRF heads)
+with three tasks on the same sentences, as in `experiments/conll03_hard.jsonnet`, but with
+random word vectors so no download is needed. A measurement, not a test:
+
+    python benchmarks/throughput.py --steps 300 --threads 1
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import conll03_shaped  # noqa: E402
+
+from sparse_sharing.components.data.batching import BatchStream, evaluation_batches, index_sentences  # noqa: E402
+from sparse_sharing.components.data.vocabulary import Vocabulary, VocabularyConfig  # noqa: E402
+from sparse_sharing.config.schema import validate_experiment  # noqa: E402
+from sparse_sharing.registry import import_plugins  # noqa: E402
+from sparse_sharing.training.model import build_model, parameter_counts  # noqa: E402
+
+TASKS = ("pos", "chunk", "ner")
+
+
+def experiment_config(batch_size: int) -> dict:
+    task = {"dataset_reader": {"type": "conll", "tag_column": 3}, "train_path": "-", "dev_path": "-",
+            "metric": {"type": "span_f1"}, "head": {"type": "crf"}}
+    return {
+        "tasks": {t: task for t in TASKS},
+        "model": {
+            "token_embedders": [{"type": "word", "dim": 50},
+                                {"type": "char_cnn", "char_dim": 30, "num_filters": 30, "kernel_size": 3}],
+            "embedding_dropout": 0.5,
+            "encoder": {"type": "bilstm", "hidden_size": 200, "num_layers": 1, "dropout": 0.5},
+            "sharing": {"type": "hard"},
+        },
+        "trainer": {"num_epochs": 1, "batch_size": batch_size, "optimizer": {"type": "sgd", "lr": 0.1},
+                    "grad_clipping": {"type": "norm", "max": 5.0}},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300, help="Timed training steps (after 20 warm-up steps).")
+    parser.add_argument("--batch-size", type=int, default=10)
+    parser.add_argument("--eval-batch-size", type=int, default=256)
+    parser.add_argument("--sentences", type=int, default=3000, help="Sentences to read or generate.")
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads.")
+    args = parser.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    import_plugins()
+    config = validate_experiment(experiment_config(args.batch_size))
+    sentences, source = conll03_shaped(args.sentences)
+    vocab = Vocabulary.build({"ner": sentences}, {t: sentences for t in TASKS},
+                             VocabularyConfig(lowercase_words=True, pretrained_words="none"))
+    model = build_model(config, vocab, list(TASKS), {t: "bio" for t in TASKS})
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    instances = {t: index_sentences(sentences, vocab, t) for t in TASKS}
+    streams = {t: BatchStream(instances[t], args.batch_size, seed=0, stream_id=i) for i, t in enumerate(TASKS)}
+
+    def train_step(step: int) -> int:
+        task = TASKS[step % len(TASKS)]
+        batch = streams[task].next_batch()
+        model.zero_grad(set_to_none=True)
+        model.loss(batch, task).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimizer.step()
+        return batch.num_tokens()
+
+    model.train()
+    for step in range(20):
+        train_step(step)
+    start, tokens = time.perf_counter(), 0
+    for step in range(args.steps):
+        tokens += train_step(step)
+    train_seconds = time.perf_counter() - start
+
+    model.eval()
+    start, eval_tokens = time.perf_counter(), 0
+    for batch in evaluation_batches(instances["ner"], args.eval_batch_size):
+        model.decode(batch, "ner")
+        eval_tokens += batch.num_tokens()
+    eval_seconds = time.perf_counter() - start
+
+    counts = parameter_counts(model)
+    print(f"data: {source}; {len(sentences)} sentences")
+    print(f"model: hard sharing, 3 CRF heads; {counts['paper']:,} parameters (paper convention), "
+          f"{counts['total']:,} total; torch threads {args.threads}")
+    print(f"training : {tokens / train_seconds:9.0f} tokens/s  ({args.steps} steps of batch {args.batch_size}, "
+          f"{1000 * train_seconds / args.steps:.1f} ms/step)")
+    print(f"inference: {eval_tokens / eval_seconds:9.0f} tokens/s  (Viterbi, batch {args.eval_batch_size})")
+
+
+if __name__ == "__main__":
+    main()

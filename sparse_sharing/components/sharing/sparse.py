@@ -1,0 +1,211 @@
+"""Sparse sharing (Sun, Shao et al., AAAI 2020) and its single-task control.
+
+``sparse``: one trunk for every task; task t runs the subnetwork W ⊙ M_t over the prunable
+tensors (default: the LSTM weight matrices and the char-conv weight) and the full trunk
+elsewhere (embeddings, biases). With all-ones masks, the state before ``set_masks``, it computes
+exactly what ``hard`` computes. ``single_subnet``: one trunk per task, each run as W ⊙ M_t
+with its own mask, i.e. each task trained alone on the subnet its search found.
+
+Masks are applied functionally: ``torch.func.functional_call`` substitutes W ⊙ M_t for the
+stored W during the call only. The stored weights are never overwritten to apply a mask and the
+state dict is never copied per batch (the authors' code deep-copied it every batch), and
+autograd gives ∂L/∂W = M_t ⊙ ∂L/∂(W ⊙ M_t): zero outside M_t.
+
+No-leak policy: a step of task t leaves every weight outside M_t bit-for-bit unchanged, under
+any optimizer. A zero gradient alone does not ensure that: momentum carries earlier updates,
+and weight decay (coupled, or AdamW's decoupled) moves weights with no gradient at all. So
+  1. each task has its own optimizer, with its own state (the authors shared one SGD with
+     momentum, so task u's momentum moved task t's pruned weights on t's steps);
+  2. ``step`` zeroes the gradient of every masked tensor outside M_t before the update (also
+     clearing whatever a loss term on the raw weights put there), so the task's optimizer
+     state stays clean;
+  3. ``step`` then puts back the pre-step value of every entry outside M_t, which undoes weight
+     decay and any other update the optimizer makes without a gradient.
+Unmasked parameters (embeddings, biases) are shared densely, as in hard sharing. The price of
+(1) is that with momentum or Adam, all-ones masks give per-task optimizer state where ``hard``
+shares one: the same updates as ``hard`` for one task or for stateless SGD, not otherwise.
+
+Masks are buffers (``masks.<task>.<name with . as __>``), so checkpoints carry them; the trunk's
+parameter names are those of ``hard`` (``trunk.…``) and ``single`` (``trunks.<task>.…``), so
+their state dicts load with ``strict=False`` (a hard-sharing warm-up to rewind to, say). Loading
+a state dict also loads its masks: when rewinding weights, call ``set_masks`` afterwards.
+"""
+from __future__ import annotations
+
+from typing import Callable, Literal, Mapping, Sequence
+
+import torch
+from pydantic import Field
+from torch import nn
+from torch.func import functional_call
+
+from sparse_sharing.components.data.batching import Batch
+from sparse_sharing.components.masks.mask_set import PAPER_PRUNABLE, MaskSet, Shape, prunable_parameters
+from sparse_sharing.components.sharing.base import SharingStrategy
+from sparse_sharing.components.sharing.trunk import Trunk, TrunkFactory
+from sparse_sharing.errors import ConfigError
+from sparse_sharing.registry import SHARING, ComponentConfig
+
+
+class MaskedSharingConfig(ComponentConfig):
+    prunable: list[str] = Field(
+        default_factory=lambda: list(PAPER_PRUNABLE), min_length=1,
+        description="Glob patterns over trunk parameter names (e.g. 'encoder.layers.0.weight_ih_l0'): the tensors "
+        "each task masks. Default: every LSTM weight matrix and the char-conv weight, as the paper.")
+
+
+class TaskMasks(nn.Module):
+    """One task's masks as bool buffers, so that ``state_dict`` saves and restores them."""
+
+    def __init__(self, shapes: Mapping[str, Shape]) -> None:
+        super().__init__()
+        self.names = list(shapes)
+        for name, shape in shapes.items():
+            self.register_buffer(_buffer_key(name), torch.ones(shape, dtype=torch.bool))
+
+    def get(self, name: str) -> torch.Tensor:
+        return getattr(self, _buffer_key(name))
+
+    def as_dict(self) -> dict[str, torch.Tensor]:
+        return {name: self.get(name) for name in self.names}
+
+    @torch.no_grad()
+    def assign(self, masks: Mapping[str, torch.Tensor]) -> None:
+        for name in self.names:
+            self.get(name).copy_(masks[name])
+
+
+class MaskedSharing(SharingStrategy):
+    """What ``sparse`` and ``single_subnet`` share; they differ only in which trunk serves which tasks."""
+
+    def __init__(self, config: MaskedSharingConfig, tasks: Sequence[str]) -> None:
+        super().__init__()
+        self.tasks = list(tasks)
+        self.patterns = list(config.prunable)
+
+    def trunk_of(self, task: str) -> Trunk:
+        raise NotImplementedError
+
+    def trunk_groups(self) -> list[tuple[Trunk, list[str]]]:
+        """Each trunk with the tasks that run on it."""
+        raise NotImplementedError
+
+    def _init_masks(self) -> None:
+        """Called by subclasses once their trunks exist: finds the masked tensors, masks them all-ones."""
+        trunk = self.trunk_of(self.tasks[0])
+        params = prunable_parameters(trunk, self.patterns)
+        if not params:
+            raise ConfigError(f"the prunable patterns {self.patterns} match no parameter of the trunk; its "
+                              f"parameters are: {', '.join(name for name, _ in trunk.named_parameters())}")
+        self.masked_names = list(params)
+        self.masks = nn.ModuleDict({task: TaskMasks(self.mask_shapes()) for task in self.tasks})
+
+    # ------------------------------------------------------------------ masks
+    def mask_shapes(self) -> dict[str, Shape]:
+        """Name → shape of the masked tensors, as ``MaskSet.load`` expects them."""
+        trunk = self.trunk_of(self.tasks[0])
+        return {name: tuple(trunk.get_parameter(name).shape) for name in self.masked_names}
+
+    def prunable_weights(self, task: str) -> dict[str, nn.Parameter]:
+        """The stored (unmasked) tensors task ``task`` masks, by trunk-relative name: what a pruner ranks."""
+        trunk = self.trunk_of(task)
+        return {name: trunk.get_parameter(name) for name in self.masked_names}
+
+    def set_masks(self, mask_set: MaskSet) -> None:
+        """Copy each served task's mask into its buffers; tasks of ``mask_set`` not served are ignored."""
+        missing = [t for t in self.tasks if t not in mask_set]
+        if missing:
+            raise ConfigError(f"no mask for task(s) {missing}; the masks cover {mask_set.tasks}")
+        expected = self.mask_shapes()
+        if mask_set.shapes != expected:
+            raise ConfigError(f"the masks cover {mask_set.shapes} but this model masks {expected}: were they "
+                              f"searched with another model config or other prunable patterns?")
+        for task in self.tasks:
+            self.masks[task].assign(mask_set[task])
+
+    def mask_set(self) -> MaskSet:
+        """A copy of the current masks of every served task."""
+        return MaskSet({task: {n: m.clone() for n, m in self.masks[task].as_dict().items()} for task in self.tasks})
+
+    # ------------------------------------------------------------- training
+    def forward(self, batch: Batch, task: str) -> torch.Tensor:
+        trunk = self.trunk_of(task)
+        masks = self.masks[task]
+        masked = {name: trunk.get_parameter(name) * masks.get(name) for name in self.masked_names}
+        return functional_call(trunk, masked, (batch,))
+
+    def output_dim(self, task: str) -> int:
+        return self.trunk_of(task).output_dim
+
+    def build_optimizers(
+        self, build: Callable[[list[nn.Parameter]], torch.optim.Optimizer], params: list[nn.Parameter],
+        tasks: Sequence[str],
+    ) -> dict[str, torch.optim.Optimizer]:
+        """One optimizer per task, so no task's optimizer state (momentum, Adam moments) acts on another's step."""
+        return {task: build(params) for task in tasks}
+
+    def step(self, task: str, optimizer: torch.optim.Optimizer) -> None:
+        """The optimizer's step, confined to M_t on the masked tensors (see the module's no-leak policy)."""
+        masks = self.masks[task].as_dict()
+        weights = self.prunable_weights(task)
+        with torch.no_grad():
+            for name, weight in weights.items():
+                if weight.grad is not None:
+                    weight.grad.masked_fill_(~masks[name], 0.0)
+            before = {name: weight.detach().clone() for name, weight in weights.items()}
+            optimizer.step()
+            for name, weight in weights.items():
+                weight.copy_(torch.where(masks[name], weight, before[name]))
+
+    # ------------------------------------------------------------- counting
+    def paper_parameter_count(self) -> int:
+        """The paper's count: each masked tensor counts the entries some task of its trunk keeps;
+        the other counted parameters (LSTM and conv biases) count whole."""
+        masked: dict[int, int] = {}
+        for trunk, tasks in self.trunk_groups():
+            union = MaskSet({t: self.masks[t].as_dict() for t in tasks}).union_count_per_tensor()
+            masked.update({id(trunk.get_parameter(name)): kept for name, kept in union.items()})
+        return sum(masked.get(id(p), p.numel()) for p in self.paper_parameters())
+
+
+class SparseSharingConfig(MaskedSharingConfig):
+    type: Literal["sparse"]
+
+
+@SHARING.register("sparse", config=SparseSharingConfig)
+class SparseSharing(MaskedSharing):
+    def __init__(self, config: SparseSharingConfig, trunk_factory: TrunkFactory, tasks: list[str]) -> None:
+        super().__init__(config, tasks)
+        self.trunk = trunk_factory()
+        self._init_masks()
+
+    def trunk_of(self, task: str) -> Trunk:
+        return self.trunk
+
+    def trunk_groups(self) -> list[tuple[Trunk, list[str]]]:
+        return [(self.trunk, self.tasks)]
+
+
+class SingleSubnetConfig(MaskedSharingConfig):
+    type: Literal["single_subnet"]
+
+
+@SHARING.register("single_subnet", config=SingleSubnetConfig)
+class SingleSubnet(MaskedSharing):
+    """The control that separates the effect of pruning from the effect of sharing."""
+
+    def __init__(self, config: SingleSubnetConfig, trunk_factory: TrunkFactory, tasks: list[str]) -> None:
+        super().__init__(config, tasks)
+        self.trunks = nn.ModuleDict({task: trunk_factory() for task in tasks})
+        self._init_masks()
+
+    def trunk_of(self, task: str) -> Trunk:
+        return self.trunks[task]
+
+    def trunk_groups(self) -> list[tuple[Trunk, list[str]]]:
+        return [(self.trunks[task], [task]) for task in self.tasks]
+
+
+def _buffer_key(name: str) -> str:
+    """Buffer names cannot contain dots."""
+    return name.replace(".", "__")

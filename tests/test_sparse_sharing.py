@@ -1,0 +1,223 @@
+"""Sparse sharing: masked forward, no leak across tasks under stateful optimizers, parity with hard sharing."""
+from __future__ import annotations
+
+import copy
+from typing import Callable
+
+import pytest
+import torch
+from torch import nn
+
+from sparse_sharing.components.data.batching import Batch, Instance, collate
+from sparse_sharing.components.data.vocabulary import PAD, UNK, Vocabulary
+from sparse_sharing.components.masks import MaskSet
+from sparse_sharing.components.sharing.base import SharingStrategy
+from sparse_sharing.components.sharing.sparse import MaskedSharing
+from sparse_sharing.components.sharing.trunk import Trunk
+from sparse_sharing.errors import ConfigError
+from sparse_sharing.registry import ENCODERS, SHARING, TOKEN_EMBEDDERS
+
+torch.set_num_threads(1)
+
+TASKS = ["ner", "pos"]
+VOCAB = Vocabulary([PAD, UNK, "the", "cat", "sat", "on", "mat"], [PAD, UNK, *"acehmnost"], {}, False)
+
+
+def config(registry, type_: str, **options):
+    return registry.get(type_).config(type=type_, **options)
+
+
+def trunk_factory(seed: int = 0) -> Callable[[], Trunk]:
+    """The same initial weights on every call, so two strategies start identical."""
+
+    def build() -> Trunk:
+        torch.manual_seed(seed)
+        embedders = [TOKEN_EMBEDDERS.build(config(TOKEN_EMBEDDERS, "word", dim=4), vocab=VOCAB),
+                     TOKEN_EMBEDDERS.build(config(TOKEN_EMBEDDERS, "char_cnn", char_dim=3, num_filters=4, dropout=0.0),
+                                           vocab=VOCAB)]
+        encoder = ENCODERS.build(config(ENCODERS, "bilstm", hidden_size=3, num_layers=2, dropout=0.0), input_dim=8)
+        return Trunk(embedders, 0.0, encoder)
+
+    return build
+
+
+def strategy(type_: str, tasks: list[str] = TASKS, **options) -> SharingStrategy:
+    return SHARING.build(config(SHARING, type_, **options), trunk_factory=trunk_factory(), tasks=tasks)
+
+
+def batch(seed: int) -> Batch:
+    generator = torch.Generator().manual_seed(seed)
+    instances = []
+    for length in (5, 3, 4):
+        words = torch.randint(1, len(VOCAB.words), (length,), generator=generator).tolist()
+        chars = [torch.randint(1, len(VOCAB.chars), (int(n),), generator=generator).tolist()
+                 for n in torch.randint(1, 5, (length,), generator=generator)]
+        instances.append(Instance(words, chars, None))
+    return collate(instances, list(range(len(instances))))
+
+
+def random_masks(sharing: MaskedSharing, keep: float = 0.5, seed: int = 0) -> MaskSet:
+    generator = torch.Generator().manual_seed(seed)
+    return MaskSet({task: {n: torch.rand(s, generator=generator) < keep for n, s in sharing.mask_shapes().items()}
+                    for task in sharing.tasks})
+
+
+def loss(sharing: SharingStrategy, task: str, step: int) -> torch.Tensor:
+    """Stands in for a head: a fixed, task-specific linear score of the features."""
+    features = sharing(batch(step), task)
+    weights = torch.randn(features.shape, generator=torch.Generator().manual_seed(len(task)))
+    return (features * weights).sum()
+
+
+def train_step(sharing: SharingStrategy, optimizers: dict, task: str, step: int) -> None:
+    """What the trainer does, clipping included."""
+    sharing.zero_grad(set_to_none=True)
+    loss(sharing, task, step).backward()
+    torch.nn.utils.clip_grad_norm_([p for p in sharing.parameters() if p.grad is not None], 5.0)
+    sharing.step(task, optimizers[task])
+
+
+def zeroed_copy(trunk: Trunk, masks: dict[str, torch.Tensor]) -> Trunk:
+    dense = copy.deepcopy(trunk)
+    with torch.no_grad():
+        for name, mask in masks.items():
+            dense.get_parameter(name).mul_(mask)
+    return dense
+
+
+def test_default_patterns_select_the_papers_tensors() -> None:
+    sharing = strategy("sparse")
+    names = sharing.masked_names
+    assert "embedders.1.conv.weight" in names
+    assert "encoder.layers.1.weight_hh_l0_reverse" in names
+    assert len(names) == 1 + 2 * 2 * 2  # conv + 2 layers x 2 directions x (ih, hh)
+    assert not any("bias" in n or "embedding" in n for n in names)
+
+
+def test_patterns_matching_nothing_are_an_error() -> None:
+    with pytest.raises(ConfigError, match="match no parameter"):
+        strategy("sparse", prunable=["*nothing*"])
+
+
+@pytest.mark.parametrize("type_", ["sparse", "single_subnet"])
+def test_masked_forward_equals_zeroed_weights(type_: str) -> None:
+    sharing = strategy(type_)
+    masks = random_masks(sharing)
+    sharing.set_masks(masks)
+    before = {n: p.clone() for n, p in sharing.state_dict().items()}
+    for task in TASKS:
+        dense = zeroed_copy(sharing.trunk_of(task), masks[task])
+        assert torch.equal(sharing(batch(1), task), dense(batch(1)))
+    assert not torch.equal(sharing(batch(1), "ner"), sharing(batch(1), "pos"))
+    # the forward never writes the stored weights
+    assert all(torch.equal(before[n], p) for n, p in sharing.state_dict().items())
+
+
+OPTIMIZERS = {
+    "sgd_momentum": lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=0.01),
+    "adam": lambda params: torch.optim.Adam(params, lr=0.01, weight_decay=0.01),
+    "adamw": lambda params: torch.optim.AdamW(params, lr=0.01, weight_decay=0.1),
+}
+
+
+@pytest.mark.parametrize("type_", ["sparse", "single_subnet"])
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_no_leak_outside_the_task_mask(type_: str, optimizer: str) -> None:
+    sharing = strategy(type_)
+    masks = random_masks(sharing)
+    sharing.set_masks(masks)
+    optimizers = sharing.build_optimizers(OPTIMIZERS[optimizer], list(sharing.parameters()), TASKS)
+    assert optimizers["ner"] is not optimizers["pos"]
+    for step in range(8):
+        task = TASKS[step % 2]
+        weights = sharing.prunable_weights(task)
+        before = {n: w.detach().clone() for n, w in weights.items()}
+        train_step(sharing, optimizers, task, step)
+        for name, weight in weights.items():
+            outside = ~masks[task][name]
+            assert torch.equal(weight.detach()[outside], before[name][outside]), (step, task, name)
+        assert any(not torch.equal(w.detach(), before[n]) for n, w in weights.items())
+
+
+def test_a_plain_step_would_leak() -> None:
+    """The no-leak test can fail: without the restore, AdamW's decay moves pruned weights."""
+    sharing = strategy("sparse")
+    masks = random_masks(sharing)
+    sharing.set_masks(masks)
+    optimizer = OPTIMIZERS["adamw"](list(sharing.parameters()))
+    before = {n: w.detach().clone() for n, w in sharing.prunable_weights("ner").items()}
+    sharing.zero_grad(set_to_none=True)
+    loss(sharing, "ner", 0).backward()
+    SharingStrategy.step(sharing, "ner", optimizer)
+    moved = [n for n, w in sharing.prunable_weights("ner").items()
+             if not torch.equal(w.detach()[~masks["ner"][n]], before[n][~masks["ner"][n]])]
+    assert moved
+
+
+@pytest.mark.parametrize("optimizer, tasks", [("sgd", TASKS), ("adam", ["ner"])])
+def test_all_ones_masks_match_hard_sharing(optimizer: str, tasks: list[str]) -> None:
+    """Stateless SGD over two tasks, or one task under any optimizer: per-task state changes nothing."""
+    build = {"sgd": lambda params: torch.optim.SGD(params, lr=0.1, weight_decay=0.01),
+             "adam": OPTIMIZERS["adam"]}[optimizer]
+    hard, sparse = strategy("hard", tasks), strategy("sparse", tasks)
+    hard_optimizers = hard.build_optimizers(build, list(hard.parameters()), tasks)
+    sparse_optimizers = sparse.build_optimizers(build, list(sparse.parameters()), tasks)
+    for step in range(6):
+        task = tasks[step % len(tasks)]
+        assert torch.equal(hard(batch(step), task), sparse(batch(step), task))
+        train_step(hard, hard_optimizers, task, step)
+        train_step(sparse, sparse_optimizers, task, step)
+        for name, p in hard.named_parameters():
+            assert torch.equal(p, sparse.get_parameter(name)), (step, name)
+
+
+def test_masks_are_state() -> None:
+    sharing = strategy("sparse")
+    masks = random_masks(sharing, seed=3)
+    sharing.set_masks(masks)
+    state = sharing.state_dict()
+    assert "masks.ner.encoder__layers__0__weight_ih_l0" in state
+    restored = strategy("sparse")
+    restored.load_state_dict(state)
+    for task in TASKS:
+        for name, mask in restored.mask_set()[task].items():
+            assert torch.equal(mask, masks[task][name])
+    # a hard-sharing checkpoint (the multi-task warm-up) loads into the sparse trunk
+    result = strategy("sparse").load_state_dict(strategy("hard").state_dict(), strict=False)
+    assert not result.unexpected_keys and all(k.startswith("masks.") for k in result.missing_keys)
+
+
+def test_mask_set_is_a_copy() -> None:
+    sharing = strategy("sparse")
+    copied = sharing.mask_set()
+    copied["ner"]["embedders.1.conv.weight"].fill_(False)
+    assert bool(sharing.mask_set()["ner"]["embedders.1.conv.weight"].all())
+
+
+def test_set_masks_checks_tasks_and_shapes() -> None:
+    sharing = strategy("sparse")
+    masks = random_masks(sharing)
+    with pytest.raises(ConfigError, match=r"no mask for task\(s\) \['pos'\]"):
+        sharing.set_masks(MaskSet({"ner": masks["ner"]}))
+    other = strategy("sparse", prunable=["*weight_ih*"])
+    with pytest.raises(ConfigError, match="another model config or other prunable patterns"):
+        other.set_masks(masks)
+    strategy("sparse", tasks=["ner"]).set_masks(masks)  # extra tasks in the mask set are ignored
+
+
+def paper_dense(sharing: SharingStrategy) -> int:
+    return sum(p.numel() for p in sharing.paper_parameters())
+
+
+def test_paper_parameter_count() -> None:
+    sparse = strategy("sparse")
+    assert sparse.paper_parameter_count() == paper_dense(sparse) == paper_dense(strategy("hard"))
+    masks = random_masks(sparse)
+    sparse.set_masks(masks)
+    masked_total = sum(sparse.get_parameter(f"trunk.{n}").numel() for n in sparse.masked_names)
+    assert sparse.paper_parameter_count() == paper_dense(sparse) - masked_total + masks.union_count()
+
+    single = strategy("single_subnet")
+    single.set_masks(masks)
+    kept = masks.kept_count("ner") + masks.kept_count("pos")
+    assert single.paper_parameter_count() == paper_dense(single) - 2 * masked_total + kept
