@@ -2,7 +2,7 @@
 
 The paper's base network (50-d words, char CNN 30×3, BiLSTM 200 per direction, CRF heads)
 with three tasks on the same sentences, as in `experiments/conll03_hard.jsonnet`, but with
-random word vectors so no download is needed. A measurement, not a test:
+random word vectors so no download is needed (see `common.py`). A measurement, not a test:
 
     python benchmarks/throughput.py --steps 300 --threads 1
 """
@@ -16,32 +16,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import conll03_shaped  # noqa: E402
+from common import TASKS, base_network, conll03_shaped, shaped_vocabulary  # noqa: E402
 
 from sparse_sharing.components.data.batching import BatchStream, evaluation_batches, index_sentences  # noqa: E402
-from sparse_sharing.components.data.vocabulary import Vocabulary, VocabularyConfig  # noqa: E402
-from sparse_sharing.config.schema import validate_experiment  # noqa: E402
 from sparse_sharing.registry import import_plugins  # noqa: E402
-from sparse_sharing.training.model import build_model, parameter_counts  # noqa: E402
-
-TASKS = ("pos", "chunk", "ner")
-
-
-def experiment_config(batch_size: int) -> dict:
-    task = {"dataset_reader": {"type": "conll", "tag_column": 3}, "train_path": "-", "dev_path": "-",
-            "metric": {"type": "span_f1"}, "head": {"type": "crf"}}
-    return {
-        "tasks": {t: task for t in TASKS},
-        "model": {
-            "token_embedders": [{"type": "word", "dim": 50},
-                                {"type": "char_cnn", "char_dim": 30, "num_filters": 30, "kernel_size": 3}],
-            "embedding_dropout": 0.5,
-            "encoder": {"type": "bilstm", "hidden_size": 200, "num_layers": 1, "dropout": 0.5},
-            "sharing": {"type": "hard"},
-        },
-        "trainer": {"num_epochs": 1, "batch_size": batch_size, "optimizer": {"type": "sgd", "lr": 0.1},
-                    "grad_clipping": {"type": "norm", "max": 5.0}},
-    }
+from sparse_sharing.training.model import parameter_counts  # noqa: E402
 
 
 def main() -> None:
@@ -54,13 +33,10 @@ def main() -> None:
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
     import_plugins()
-    config = validate_experiment(experiment_config(args.batch_size))
     sentences, source = conll03_shaped(args.sentences)
-    vocab = Vocabulary.build({"ner": sentences}, {t: sentences for t in TASKS},
-                             VocabularyConfig(lowercase_words=True, pretrained_words="none"))
-    model = build_model(config, vocab, list(TASKS), {t: "bio" for t in TASKS})
+    vocab = shaped_vocabulary(sentences)
+    model = base_network(vocab, args.batch_size)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     instances = {t: index_sentences(sentences, vocab, t) for t in TASKS}
     streams = {t: BatchStream(instances[t], args.batch_size, seed=0, stream_id=i) for i, t in enumerate(TASKS)}

@@ -5,6 +5,7 @@ import click
 
 from sparse_sharing.cli.evaluate import evaluate_command, predict_command
 from sparse_sharing.cli.inspect import components_command, schema_command, validate_command
+from sparse_sharing.cli.masks import masks_command
 from sparse_sharing.cli.train import train_command
 
 
@@ -15,7 +16,7 @@ def cli() -> None:
 
 
 for command in (train_command, validate_command, evaluate_command, predict_command, components_command,
-                schema_command):
+                schema_command, masks_command):
     cli.add_command(command)
 
 

@@ -15,16 +15,20 @@ Tasks are independent, so they can run in parallel processes.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
+import random
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
+import numpy as np
 import torch
 
 from sparse_sharing.components.masks.mask_set import MaskSet
@@ -34,7 +38,7 @@ from sparse_sharing.registry import CALLBACKS, MASKS, PRUNERS
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.model import MultiTaskTagger, build_model
 from sparse_sharing.training.run_dir import RunPaths, load_torch, save_torch, write_json
-from sparse_sharing.training.trainer import Trainer
+from sparse_sharing.training.trainer import Trainer, seed_everything
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +140,9 @@ def search_task(run_dir: str, task: str, include_packages: Sequence[str], thread
             mask = _with_task_mask(mask, task, load_torch(masks_path)["next_mask"])
             continue
         started = time.monotonic()
+        # Each round draws its own random numbers (dropout), so a round redone on --resume, or run in
+        # another process, trains exactly as it did (or would have) in an uninterrupted search.
+        seed_everything(_round_seed(experiment.config.seed, task, k))
         rewind(model, state, mask)
         trainer = Trainer(experiment.config, model, data, experiment.vocab, RunPaths(paths.task_dir(task)),
                           _progress_callbacks(experiment.config), [task], max_steps=_round_steps(search, data[task],
@@ -153,6 +160,22 @@ def search_task(run_dir: str, task: str, include_packages: Sequence[str], thread
         records.append(record)
         mask = _with_task_mask(mask, task, next_mask)
     return {"task": task, "rounds": records}
+
+
+def _round_seed(seed: int, task: str, k: int) -> int:
+    return int.from_bytes(hashlib.sha256(f"{seed}/{task}/{k}".encode()).digest()[:4], "little")
+
+
+@contextmanager
+def _random_state_kept() -> Iterator[None]:
+    """The caller's random state afterwards is what it was before, however much of a search ran here."""
+    states = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    try:
+        yield
+    finally:
+        torch.set_rng_state(states[0])
+        np.random.set_state(states[1])
+        random.setstate(states[2])
 
 
 def _with_task_mask(mask: MaskSet, task: str, tensors: dict[str, torch.Tensor]) -> MaskSet:
@@ -182,7 +205,17 @@ def choose_round(records: list[dict], search: MaskSearchConfig) -> dict:
 @MASKS.register("search", config=MaskSearchConfig)
 def search_masks(search: MaskSearchConfig, *, experiment: Any, run_dir: Path,
                  include_packages: Sequence[str] = (), jobs: int | None = None) -> tuple[MaskSet, dict]:
-    """Search every task (in parallel processes when jobs > 1), then choose one round per task."""
+    """Search every task (in parallel processes when jobs > 1), then choose one round per task.
+
+    The random state is left as it was, so joint training draws the same numbers whether the
+    search ran in this process, in workers, partly (resumed) or not at all (masks from a file).
+    """
+    with _random_state_kept():
+        return _search_masks(search, experiment, run_dir, include_packages, jobs)
+
+
+def _search_masks(search: MaskSearchConfig, experiment: Any, run_dir: Path, include_packages: Sequence[str],
+                  jobs: int | None) -> tuple[MaskSet, dict]:
     tasks = experiment.tasks
     paths = SearchPaths(run_dir)
     # θ0 and θw are made once, before any worker starts, so every task rewinds to the same point.

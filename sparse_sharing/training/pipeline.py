@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -59,13 +60,18 @@ def train(raw_config: dict, config: Any, run_dir: Path, resume: bool = False, fo
                 f"({paths.config}); resume with the same config and overrides, or start a new run"
             )
         config = validate_experiment(saved, source=str(paths.config))
-    attach_log(paths)
-    logger.info("%s run in %s", "resuming" if resume else "starting", paths.root)
-    vocab = Vocabulary.load(paths.vocabulary) if resume and paths.vocabulary.is_file() else None
-    experiment = build_experiment(config, vocab)
-    if not resume or not paths.vocabulary.is_file():
-        write_json(paths.config, raw_config)
+    vocab = Vocabulary.load(paths.vocabulary) if resume else None
+    try:
+        experiment = build_experiment(config, vocab)
+    except BaseException:
+        if not resume:  # nothing of this run exists yet: leave no directory that blocks a retry
+            shutil.rmtree(paths.root, ignore_errors=True)
+        raise
+    if not resume:  # config.json last: its presence marks a run that can be resumed
         write_json(paths.vocabulary, experiment.vocab.to_json())
+        write_json(paths.config, raw_config)
+    attach_log(paths)
+    logger.info("%s run in %s", "resumed" if resume else "started", paths.root)
     extra_metrics = {}
     if uses_masks(experiment.model):
         extra_metrics = prepare_masks(experiment, paths, include_packages, jobs)

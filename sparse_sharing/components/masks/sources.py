@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sparse_sharing.components.masks.mask_set import MaskSet, read_mask_report
+from sparse_sharing.components.masks.mask_set import _COMPUTED_KEYS, MaskSet, read_mask_report
 from sparse_sharing.components.pruners.pruners import MagnitudePrunerConfig, RandomPrunerConfig
 from sparse_sharing.registry import MASKS, ComponentConfig
 
@@ -60,6 +60,8 @@ class MaskSearchConfig(ComponentConfig):
     def _one_budget(self) -> "MaskSearchConfig":
         if (self.steps_per_round is None) == (self.epochs_per_round is None):
             raise ValueError("give exactly one of steps_per_round and epochs_per_round")
+        if isinstance(self.selection, FixedRound) and self.selection.round > self.num_rounds:
+            raise ValueError(f"selection round {self.selection.round} is beyond the {self.num_rounds} rounds searched")
         return self
 
     @property
@@ -78,5 +80,8 @@ def masks_from_run(config: FromRunConfig, *, experiment: Any, **_: Any) -> tuple
     directory = Path(config.path)
     tasks = experiment.tasks
     mask_set = MaskSet.load(directory, experiment.model.sharing.mask_shapes(), tasks=tasks)
-    reports = {task: {**read_mask_report(directory, task), "from_run": str(directory)} for task in tasks}
+    # The source's round, dev score, search...; what the report computes itself (kept fraction,
+    # tensors...) is recomputed when this run saves the masks.
+    reports = {task: {**{k: v for k, v in read_mask_report(directory, task).items() if k not in _COMPUTED_KEYS},
+                      "from_run": str(directory)} for task in tasks}
     return mask_set, reports

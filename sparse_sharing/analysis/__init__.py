@@ -1,0 +1,1 @@
+"""Reading finished runs back into figures: what `ssl masks` prints and plots."""
