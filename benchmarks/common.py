@@ -4,6 +4,7 @@ size) and the paper's base network over them, with three tasks on the same sente
 `experiments/conll03_hard.jsonnet` but random word vectors, so no download is needed."""
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from sparse_sharing.components.data.sentence import Sentence
 from sparse_sharing.components.data.vocabulary import Vocabulary, VocabularyConfig
 from sparse_sharing.config.schema import validate_experiment
+from sparse_sharing.registry import import_plugins
 from sparse_sharing.training.model import MultiTaskTagger, build_model
 
 TASKS = ("pos", "chunk", "ner")
@@ -80,3 +82,21 @@ def base_network(vocab: Vocabulary, batch_size: int, sharing: str = "hard", seed
     torch.manual_seed(seed)
     config = validate_experiment(experiment_config(batch_size, sharing))
     return build_model(config, vocab, list(TASKS), {t: "bio" for t in TASKS})
+
+
+def benchmark_parser(description: str, steps_help: str) -> argparse.ArgumentParser:
+    """The options every benchmark takes; a script adds its own."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--steps", type=int, default=300, help=steps_help)
+    parser.add_argument("--batch-size", type=int, default=10)
+    parser.add_argument("--sentences", type=int, default=3000, help="Sentences to read or generate.")
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads.")
+    return parser
+
+
+def prepare(args: argparse.Namespace) -> tuple[list[Sentence], str, Vocabulary]:
+    """Threads set, components registered, and the sentences, their source and their vocabulary."""
+    torch.set_num_threads(args.threads)
+    import_plugins()
+    sentences, source = conll03_shaped(args.sentences)
+    return sentences, source, shaped_vocabulary(sentences)

@@ -20,7 +20,6 @@ order rotating every block) so that machine noise hits them alike. A measurement
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import statistics
 import sys
@@ -31,12 +30,11 @@ from typing import Callable
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import TASKS, base_network, conll03_shaped, shaped_vocabulary  # noqa: E402
+from common import TASKS, base_network, benchmark_parser, prepare  # noqa: E402
 
 from sparse_sharing.components.data.batching import Batch, BatchStream, index_sentences  # noqa: E402
 from sparse_sharing.components.masks.mask_set import MaskSet  # noqa: E402
 from sparse_sharing.components.pruners.pruners import MagnitudePruner, MagnitudePrunerConfig  # noqa: E402
-from sparse_sharing.registry import import_plugins  # noqa: E402
 from sparse_sharing.training.model import MultiTaskTagger  # noqa: E402
 
 # Rounds of the paper's schedule (final_kept 0.1 over 20 rounds, 10.87 % a round) that give the
@@ -133,19 +131,11 @@ def run(steps: dict[str, Step], batches: list[tuple[str, Batch]], block: int) ->
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=300, help="Timed training steps of each variant.")
+    parser = benchmark_parser(__doc__.splitlines()[0], "Timed training steps of each variant.")
     parser.add_argument("--warmup", type=int, default=20, help="Untimed steps of each variant first.")
     parser.add_argument("--block", type=int, default=10, help="Steps a variant runs before the next takes over.")
-    parser.add_argument("--batch-size", type=int, default=10)
-    parser.add_argument("--sentences", type=int, default=3000, help="Sentences to read or generate.")
-    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads.")
     args = parser.parse_args()
-
-    torch.set_num_threads(args.threads)
-    import_plugins()
-    sentences, source = conll03_shaped(args.sentences)
-    vocab = shaped_vocabulary(sentences)
+    sentences, source, vocab = prepare(args)
     hard, sparse, statedict = (base_network(vocab, args.batch_size, sharing) for sharing in ("hard", "sparse", "hard"))
     masks = paper_like_masks(sparse)
     sparse.sharing.set_masks(masks)

@@ -8,7 +8,6 @@ random word vectors so no download is needed (see `common.py`). A measurement, n
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
@@ -16,26 +15,17 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import TASKS, base_network, conll03_shaped, shaped_vocabulary  # noqa: E402
+from common import TASKS, base_network, benchmark_parser, prepare  # noqa: E402
 
 from sparse_sharing.components.data.batching import BatchStream, evaluation_batches, index_sentences  # noqa: E402
-from sparse_sharing.registry import import_plugins  # noqa: E402
 from sparse_sharing.training.model import parameter_counts  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=300, help="Timed training steps (after 20 warm-up steps).")
-    parser.add_argument("--batch-size", type=int, default=10)
+    parser = benchmark_parser(__doc__.splitlines()[0], "Timed training steps (after 20 warm-up steps).")
     parser.add_argument("--eval-batch-size", type=int, default=256)
-    parser.add_argument("--sentences", type=int, default=3000, help="Sentences to read or generate.")
-    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads.")
     args = parser.parse_args()
-
-    torch.set_num_threads(args.threads)
-    import_plugins()
-    sentences, source = conll03_shaped(args.sentences)
-    vocab = shaped_vocabulary(sentences)
+    sentences, source, vocab = prepare(args)
     model = base_network(vocab, args.batch_size)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     instances = {t: index_sentences(sentences, vocab, t) for t in TASKS}

@@ -6,7 +6,6 @@ from typing import Callable
 
 import pytest
 import torch
-from torch import nn
 
 from sparse_sharing.components.data.batching import Batch, Instance, collate
 from sparse_sharing.components.data.vocabulary import PAD, UNK, Vocabulary

@@ -15,16 +15,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from sparse_sharing.components.masks.mask_set import MASKS_DIR, MaskSet, Shape, mask_path, read_mask_report, report_path
+from sparse_sharing.components.masks.mask_set import (
+    MASKS_DIR,
+    MaskSet,
+    Shape,
+    mask_path,
+    read_mask_file,
+    read_mask_report,
+    report_path,
+)
 from sparse_sharing.config.schema import trained_tasks
 from sparse_sharing.errors import RunDirError, UserError
 from sparse_sharing.registry import DATASET_READERS
 from sparse_sharing.training.mask_search import SearchPaths
 from sparse_sharing.training.model import MultiTaskTagger, build_model, parameter_counts
 from sparse_sharing.training.pipeline import load_trained, mask_figures, uses_masks
-from sparse_sharing.training.run_dir import load_torch
 
 # What a search round's plot needs; records carry more (steps, seconds).
 _ROUND_KEYS = ("round", "kept_fraction", "dev_score")
@@ -79,13 +84,7 @@ def _run_model(run_dir: Path) -> MultiTaskTagger:
 
 def _stored_shapes(path: Path) -> dict[str, Shape]:
     """Without a model, the first task's file says which tensors every task must mask."""
-    try:
-        stored = load_torch(path)
-    except Exception as error:  # any unpickling failure means the same thing: the file is unusable
-        raise RunDirError(f"cannot read mask file {path}: {error}") from None
-    if not isinstance(stored, dict) or not all(isinstance(t, torch.Tensor) for t in stored.values()):
-        raise RunDirError(f"mask file {path} does not hold a dict of name → tensor")
-    return {name: tuple(t.shape) for name, t in stored.items()}
+    return {name: tuple(t.shape) for name, t in read_mask_file(path).items()}
 
 
 def _report(run_dir: Path, task: str) -> dict[str, Any]:

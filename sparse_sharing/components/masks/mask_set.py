@@ -213,15 +213,21 @@ class MaskSet:
         return cls({task: _load_task(mask_path(directory, task), task, expected) for task in tasks})
 
 
-def _load_task(path: Path, task: str, expected: Mapping[str, Sequence[int]]) -> dict[str, torch.Tensor]:
-    if not path.is_file():
-        raise RunDirError(f"no mask for task '{task}': {path} does not exist")
+def read_mask_file(path: Path) -> dict[str, torch.Tensor]:
+    """A mask file's name → tensor dict, or a RunDirError saying why the file is unusable."""
     try:
         stored = load_torch(path)
     except Exception as error:  # any unpickling failure means the same thing: the file is unusable
         raise RunDirError(f"cannot read mask file {path}: {error}") from None
     if not isinstance(stored, dict) or not all(isinstance(t, torch.Tensor) for t in stored.values()):
         raise RunDirError(f"mask file {path} does not hold a dict of name → tensor")
+    return stored
+
+
+def _load_task(path: Path, task: str, expected: Mapping[str, Sequence[int]]) -> dict[str, torch.Tensor]:
+    if not path.is_file():
+        raise RunDirError(f"no mask for task '{task}': {path} does not exist")
+    stored = read_mask_file(path)
     missing = [n for n in expected if n not in stored]
     extra = [n for n in stored if n not in expected]
     if missing or extra:
