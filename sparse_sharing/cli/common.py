@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import signal
 import sys
 from typing import Any, Callable
 
@@ -56,3 +57,16 @@ def setup_console_logging() -> None:
     if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
                for h in root.handlers):
         root.addHandler(handler)
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM (a scheduler's or `kill`'s) ends a run like Ctrl-C: a clear message and exit 130.
+
+    Background jobs of a non-interactive shell ignore SIGINT, so SIGTERM is how they are stopped.
+    Either way the run resumes from its last epoch checkpoint.
+    """
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)

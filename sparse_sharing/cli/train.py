@@ -4,7 +4,13 @@ from pathlib import Path
 
 import click
 
-from sparse_sharing.cli.common import config_options, load_components, setup_console_logging, user_errors_exit_2
+from sparse_sharing.cli.common import (
+    config_options,
+    load_components,
+    setup_console_logging,
+    stop_on_sigterm,
+    user_errors_exit_2,
+)
 from sparse_sharing.config.loading import load_experiment
 from sparse_sharing.training.pipeline import train
 
@@ -23,6 +29,7 @@ def train_command(config_path: Path, run_dir: Path, overrides: tuple[str, ...], 
                   include_packages: tuple[str, ...], resume: bool, force: bool, jobs: int | None) -> None:
     """Train the experiment in CONFIG (Jsonnet or JSON)."""
     setup_console_logging()
+    stop_on_sigterm()
     load_components(include_packages)
     raw, config = load_experiment(config_path, ext_vars, overrides)
     metrics = train(raw, config, run_dir, resume=resume, force=force, include_packages=include_packages, jobs=jobs)

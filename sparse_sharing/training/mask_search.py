@@ -21,7 +21,6 @@ import logging
 import math
 import random
 import time
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -223,8 +222,17 @@ def _search_masks(search: MaskSearchConfig, experiment: Any, run_dir: Path, incl
     jobs = min(jobs or search.jobs, len(tasks))
     arguments = [(str(run_dir), task, tuple(include_packages), 1 if jobs > 1 else None) for task in tasks]
     if jobs > 1:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            results = list(pool.map(search_task, *zip(*arguments)))
+        # A multiprocessing pool, not an executor: on an interrupt its workers are terminated at once
+        # (finished rounds are on disk; --resume redoes only the rounds that were running).
+        pool = get_context("spawn").Pool(jobs)
+        try:
+            results = pool.starmap(search_task, arguments)
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
     else:
         results = [search_task(*a) for a in arguments]
     chosen: dict[str, dict[str, torch.Tensor]] = {}
