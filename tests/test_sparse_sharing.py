@@ -220,3 +220,33 @@ def test_paper_parameter_count() -> None:
     single.set_masks(masks)
     kept = masks.kept_count("ner") + masks.kept_count("pos")
     assert single.paper_parameter_count() == paper_dense(single) - 2 * masked_total + kept
+
+
+def test_rewind_restores_the_rewind_point_exactly_and_sets_the_masks() -> None:
+    """After training moves the weights, `rewind` brings every weight back bit-for-bit, masks included."""
+    from torch import nn
+
+    from sparse_sharing.training.mask_search import rewind
+
+    class Tagger(nn.Module):  # the model's shape: the rewind point is a whole model's state dict
+        def __init__(self, sharing: SharingStrategy) -> None:
+            super().__init__()
+            self.sharing = sharing
+
+    model = Tagger(strategy("sparse"))
+    point = copy.deepcopy(model.state_dict())
+    optimizers = model.sharing.build_optimizers(lambda p: torch.optim.Adam(p, lr=0.1), list(model.parameters()),
+                                                TASKS)
+    for step in range(3):
+        model.zero_grad(set_to_none=True)
+        model.sharing(batch(step), TASKS[step % 2]).sum().backward()
+        model.sharing.step(TASKS[step % 2], optimizers[TASKS[step % 2]])
+    assert any(not torch.equal(point[k], v) for k, v in model.state_dict().items())
+    masks = random_masks(model.sharing)
+    rewind(model, point, masks)
+    for name, value in model.state_dict().items():
+        if ".masks." not in f".{name}":
+            assert torch.equal(value, point[name]), name
+    for task in TASKS:
+        for name, mask in model.sharing.mask_set()[task].items():
+            assert torch.equal(mask, masks[task][name])
