@@ -31,12 +31,14 @@ class ProgressBar(Callback):
         self.bar: tqdm | None = None
         self.losses: dict[str, float] = {}
         self.epoch_started = time.monotonic()
+        self.epoch_steps = 0  # counted here: a disabled tqdm bar does not count
 
     def _open(self, trainer: Any) -> None:
         self.bar = tqdm(total=trainer.steps_per_epoch, desc=f"epoch {trainer.epoch + 1}/{trainer.num_epochs}",
                         unit="batch", file=sys.stderr, dynamic_ncols=True, leave=False,
                         disable=None)  # None: no bar when stderr is not a terminal
         self.epoch_started = time.monotonic()
+        self.epoch_steps = 0
 
     def on_train_start(self, trainer: Any) -> None:
         self._open(trainer)
@@ -50,11 +52,13 @@ class ProgressBar(Callback):
         if self.bar is None:
             self._open(trainer)
         self.bar.update(1)
+        self.epoch_steps += 1
         if trainer.step % self.refresh_every == 0:
             self.bar.set_postfix(self._figures(), refresh=False)
-        if self.bar.disable and self.bar.n % max(1, trainer.steps_per_epoch // 10) == 0:
-            rate = self.bar.n / max(time.monotonic() - self.epoch_started, 1e-9)
-            logger.info("epoch %d: %d/%d steps, %.1f steps/s; %s", trainer.epoch + 1, self.bar.n,
+        tenths = 10 * self.epoch_steps // trainer.steps_per_epoch
+        if self.bar.disable and tenths > 10 * (self.epoch_steps - 1) // trainer.steps_per_epoch:
+            rate = self.epoch_steps / max(time.monotonic() - self.epoch_started, 1e-9)
+            logger.info("epoch %d: %d/%d steps, %.1f steps/s; %s", trainer.epoch + 1, self.epoch_steps,
                         trainer.steps_per_epoch, rate, ", ".join(f"{k} {v}" for k, v in self._figures().items()))
 
     def on_epoch_end(self, trainer: Any) -> None:
