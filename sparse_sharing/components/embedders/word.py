@@ -9,7 +9,7 @@ from torch import nn
 
 from sparse_sharing.components.data.batching import Batch
 from sparse_sharing.components.data.vocabulary import Vocabulary
-from sparse_sharing.components.embedders.pretrained import PretrainedConfig, load_vectors
+from sparse_sharing.components.embedders.pretrained import PretrainedConfig, load_vectors, word_index
 from sparse_sharing.errors import ConfigError
 from sparse_sharing.registry import TOKEN_EMBEDDERS, ComponentConfig
 
@@ -40,12 +40,12 @@ class WordEmbedder(nn.Module):
         self.embedding.weight.requires_grad_(config.trainable)
 
     def _copy_pretrained(self, config: WordEmbedderConfig, vocab: Vocabulary) -> None:
-        words, vectors = load_vectors(config.pretrained)
+        vectors = load_vectors(config.pretrained)[1]
         if vectors.shape[1] != config.dim:
             raise ConfigError(
                 f"word embedder dim is {config.dim} but the pretrained vectors have {vectors.shape[1]} values"
             )
-        index = {w: i for i, w in enumerate(words)}
+        index = word_index(config.pretrained)
         rows, sources = [], []
         for row, word in enumerate(vocab.words):
             source = index.get(word)
