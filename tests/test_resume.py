@@ -10,6 +10,7 @@ same config with the marker already present, so it never crashes.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import textwrap
 from dataclasses import dataclass
@@ -111,11 +112,28 @@ def test_resumed_run_matches_uninterrupted_run(runs: Runs) -> None:
     assert "resumed after epoch 1" in (runs.resumed_dir / "train.log").read_text()
 
 
-def test_resume_with_a_different_config_is_refused(runs: Runs) -> None:
+@pytest.mark.parametrize("override", ["trainer.batch_size=3", "trainer.num_epochs=2"])
+def test_resume_with_a_different_config_is_refused(runs: Runs, override: str) -> None:
     before = (runs.resumed_dir / "metrics.json").read_text()
-    result = ssl(runs.workdir, "train", runs.config, "-s", runs.resumed_dir, "--resume",
-                 "-o", "trainer.num_epochs=4")
+    result = ssl(runs.workdir, "train", runs.config, "-s", runs.resumed_dir, "--resume", "-o", override)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "config differs" in result.stderr
     assert (runs.resumed_dir / "metrics.json").read_text() == before
+
+
+def test_raising_num_epochs_extends_a_finished_run(runs: Runs) -> None:
+    """An extended run equals one planned that long from the start."""
+    extended = runs.workdir / "extended"
+    shutil.copytree(runs.reference, extended)
+    result = ssl(runs.workdir, "train", runs.config, "-s", extended, "--resume", "-o", "trainer.num_epochs=4")
+    assert result.returncode == 0, result.stderr
+    planned = runs.workdir / "planned"
+    result = ssl(runs.workdir, "train", runs.config, "-s", planned, "-o", "trainer.num_epochs=4")
+    assert result.returncode == 0, result.stderr
+    extended_metrics = json.loads((extended / "metrics.json").read_text())
+    planned_metrics = json.loads((planned / "metrics.json").read_text())
+    assert extended_metrics["epochs_completed"] == 4
+    assert extended_metrics["history"] == planned_metrics["history"]
+    assert extended_metrics["tasks"] == planned_metrics["tasks"]
+    assert json.loads((extended / "config.json").read_text()) == json.loads((planned / "config.json").read_text())

@@ -53,13 +53,7 @@ def train(raw_config: dict, config: Any, run_dir: Path, resume: bool = False, fo
           include_packages: Sequence[str] = (), jobs: int | None = None) -> dict:
     paths = prepare_run_dir(run_dir, resume=resume, force=force)
     if resume:
-        saved = json.loads(paths.config.read_text())
-        if saved != raw_config:
-            raise RunDirError(
-                f"cannot resume {paths.root}: the config differs from the one the run started with "
-                f"({paths.config}); resume with the same config and overrides, or start a new run"
-            )
-        config = validate_experiment(saved, source=str(paths.config))
+        config = resumed_config(paths, raw_config, config)
     vocab = Vocabulary.load(paths.vocabulary) if resume else None
     try:
         experiment = build_experiment(config, vocab)
@@ -87,6 +81,28 @@ def train(raw_config: dict, config: Any, run_dir: Path, resume: bool = False, fo
         trainer.load_state_dict(load_torch(paths.last_checkpoint))
         logger.info("resumed after epoch %d (step %d)", trainer.epoch, trainer.step)
     return trainer.train()
+
+
+def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:
+    """The config a resumed run continues with: the one it started with, except that
+    `trainer.num_epochs` may be raised to extend a run (the schedules depend on the epoch
+    reached, not on the total, so an extended run equals one planned that long)."""
+    saved_raw = json.loads(paths.config.read_text())
+    if saved_raw == raw_config:
+        return validate_experiment(saved_raw, source=str(paths.config))
+    saved = validate_experiment(saved_raw, source=str(paths.config))
+    before, after = saved.trainer.num_epochs, config.trainer.num_epochs
+    saved_dump, new_dump = saved.model_dump(), config.model_dump()
+    saved_dump["trainer"]["num_epochs"] = after
+    if saved_dump != new_dump or after < before:
+        raise RunDirError(
+            f"cannot resume {paths.root}: the config differs from the one the run started with "
+            f"({paths.config}); resume with the same config and overrides (only trainer.num_epochs "
+            f"may be raised, to extend the run), or start a new run"
+        )
+    write_json(paths.config, raw_config)
+    logger.info("extending %s from %d to %d epochs", paths.root, before, after)
+    return config
 
 
 def prepare_masks(experiment: Experiment, paths: RunPaths, include_packages: Sequence[str],

@@ -21,6 +21,11 @@ and weight decay (coupled, or AdamW's decoupled) moves weights with no gradient 
      state stays clean;
   3. ``step`` then puts back the pre-step value of every entry outside M_t, which undoes weight
      decay and any other update the optimizer makes without a gradient.
+Step (3) costs a copy of every masked tensor per step, so it is skipped where it provably
+changes nothing: SGD, Adam and AdamW with no weight decay move an entry whose gradient and
+state are zero by exactly zero. The state outside M_t is zero once the task's first step after
+``set_masks`` (or a resume) has run the full path and cleared it, and stays zero because only
+masked gradients feed it. Any other optimizer, or any weight decay, keeps the full path.
 Unmasked parameters (embeddings, biases) are shared densely, as in hard sharing. The price of
 (1) is that with momentum or Adam, all-ones masks give per-task optimizer state where ``hard``
 shares one: the same updates as ``hard`` for one task or for stateless SGD, not otherwise.
@@ -98,6 +103,10 @@ class MaskedSharing(SharingStrategy):
             raise ConfigError(f"the prunable patterns {self.patterns} match no parameter of the trunk; its "
                               f"parameters are: {', '.join(name for name, _ in trunk.named_parameters())}")
         self.masked_names = list(params)
+        # Tasks whose optimizer state is known to be zero outside their mask (see ``step``);
+        # not module state: a new process re-establishes it with one full step.
+        self._clean_state: set[str] = set()
+        self.register_load_state_dict_post_hook(lambda module, _: module._clean_state.clear())
         self.masks = nn.ModuleDict({task: TaskMasks(self.mask_shapes()) for task in self.tasks})
 
     # ------------------------------------------------------------------ masks
@@ -122,6 +131,7 @@ class MaskedSharing(SharingStrategy):
                               f"searched with another model config or other prunable patterns?")
         for task in self.tasks:
             self.masks[task].assign(mask_set[task])
+        self._clean_state.clear()
 
     def mask_set(self) -> MaskSet:
         """A copy of the current masks of every served task."""
@@ -148,14 +158,24 @@ class MaskedSharing(SharingStrategy):
         """The optimizer's step, confined to M_t on the masked tensors (see the module's no-leak policy)."""
         masks = self.masks[task].as_dict()
         weights = self.prunable_weights(task)
+        gradient_only = _moves_only_by_gradient(optimizer)
         with torch.no_grad():
             for name, weight in weights.items():
                 if weight.grad is not None:
                     weight.grad.masked_fill_(~masks[name], 0.0)
+            if gradient_only and task in self._clean_state:
+                optimizer.step()
+                return
             before = {name: weight.detach().clone() for name, weight in weights.items()}
             optimizer.step()
             for name, weight in weights.items():
                 weight.copy_(torch.where(masks[name], weight, before[name]))
+            if gradient_only:
+                for name, weight in weights.items():
+                    for value in optimizer.state.get(weight, {}).values():
+                        if isinstance(value, torch.Tensor) and value.shape == weight.shape:
+                            value.masked_fill_(~masks[name], 0.0)
+                self._clean_state.add(task)
 
     # ------------------------------------------------------------- counting
     def paper_parameter_count(self) -> int:
@@ -204,6 +224,12 @@ class SingleSubnet(MaskedSharing):
 
     def trunk_groups(self) -> list[tuple[Trunk, list[str]]]:
         return [(self.trunks[task], [task]) for task in self.tasks]
+
+
+def _moves_only_by_gradient(optimizer: torch.optim.Optimizer) -> bool:
+    """True where an entry with zero gradient and zero state is left exactly as it was."""
+    return (type(optimizer) in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW)
+            and all(group.get("weight_decay", 0) == 0 for group in optimizer.param_groups))
 
 
 def _buffer_key(name: str) -> str:
