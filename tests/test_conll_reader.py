@@ -187,6 +187,30 @@ def test_read_words_takes_first_column_and_ignores_the_rest(tmp_path):
     ]
 
 
+def test_parse_once_shares_a_files_parse_between_readers(tmp_path, monkeypatch):
+    """POS, chunking and NER readers of one file parse it once per block, and an edited file anew."""
+    from sparse_sharing.components.data import conll
+
+    calls = []
+    real_blocks = conll._blocks
+    monkeypatch.setattr(conll, "_blocks", lambda *args: calls.append(args) or real_blocks(*args))
+    path = write(tmp_path, SAMPLE)
+    with conll.parse_once():
+        pos = reader(tag_column=1).read(path)
+        with conll.parse_once():  # nested: the outer block's parses serve
+            ner = reader(tag_column=3, input_scheme="iob1", tag_scheme="bio").read(path)
+        assert len(calls) == 1
+        assert [s.tags for s in pos][1] == ("NNP", "NNP") and ner[1].tags == ("B-PER", "I-PER")
+        path.write_text(SAMPLE.replace("Peter", "Paul"), encoding="utf-8")
+        assert reader(tag_column=1).read(path)[1].words == ("Paul", "Blackburn")
+        assert len(calls) == 2
+        with pytest.raises(DataError, match="data file not found"):
+            reader(tag_column=1).read(tmp_path / "nope.txt")
+    reader(tag_column=1).read(path)
+    reader(tag_column=1).read(path)
+    assert len(calls) == 5  # outside a block nothing is kept
+
+
 # The embedded toy corpus -----------------------------------------------------------------
 
 def test_embedded_is_deterministic_and_sized():

@@ -112,14 +112,34 @@ def test_resumed_run_matches_uninterrupted_run(runs: Runs) -> None:
     assert "resumed after epoch 1" in (runs.resumed_dir / "train.log").read_text()
 
 
-@pytest.mark.parametrize("override", ["trainer.batch_size=3", "trainer.num_epochs=2"])
-def test_resume_with_a_different_config_is_refused(runs: Runs, override: str) -> None:
-    before = (runs.resumed_dir / "metrics.json").read_text()
+@pytest.mark.parametrize("override, message", [
+    ("trainer.batch_size=3", "config differs"),
+    ("trainer.num_epochs=2", "it has completed 3 epochs already"),
+])
+def test_resume_with_a_different_config_is_refused(runs: Runs, override: str, message: str) -> None:
+    before = {name: (runs.resumed_dir / name).read_text() for name in ("metrics.json", "config.json")}
     result = ssl(runs.workdir, "train", runs.config, "-s", runs.resumed_dir, "--resume", "-o", override)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert "config differs" in result.stderr
-    assert (runs.resumed_dir / "metrics.json").read_text() == before
+    assert message in result.stderr
+    assert {name: (runs.resumed_dir / name).read_text() for name in before} == before
+
+
+def test_lowering_num_epochs_to_the_epochs_done_closes_an_interrupted_run(runs: Runs, tmp_path: Path) -> None:
+    """As if a run planned for 5 epochs was interrupted after its 3rd."""
+    closed = tmp_path / "closed"
+    shutil.copytree(runs.resumed_dir, closed)
+    metrics = json.loads((closed / "metrics.json").read_text())
+    (closed / "metrics.json").write_text(json.dumps({**metrics, "finished": False}))
+    config = json.loads((closed / "config.json").read_text())
+    config["trainer"]["num_epochs"] = 5
+    (closed / "config.json").write_text(json.dumps(config))
+    result = ssl(runs.workdir, "train", runs.config, "-s", closed, "--resume", "-o", "trainer.num_epochs=3")
+    assert result.returncode == 0, result.stderr
+    after = json.loads((closed / "metrics.json").read_text())
+    assert after["finished"] is True
+    assert after["history"] == metrics["history"] and after["tasks"] == metrics["tasks"]
+    assert json.loads((closed / "config.json").read_text())["trainer"]["num_epochs"] == 3
 
 
 def test_raising_num_epochs_extends_a_finished_run(runs: Runs) -> None:

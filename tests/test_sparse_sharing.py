@@ -2,57 +2,25 @@
 from __future__ import annotations
 
 import copy
-from typing import Callable
 
 import pytest
 import torch
 
-from sparse_sharing.components.data.batching import Batch, Instance, collate
-from sparse_sharing.components.data.vocabulary import PAD, UNK, Vocabulary
+import tiny_trunks
 from sparse_sharing.components.masks import MaskSet
 from sparse_sharing.components.sharing.base import SharingStrategy
 from sparse_sharing.components.sharing.sparse import MaskedSharing
 from sparse_sharing.components.sharing.trunk import Trunk
 from sparse_sharing.errors import ConfigError
-from sparse_sharing.registry import ENCODERS, SHARING, TOKEN_EMBEDDERS
+from tiny_trunks import batch
 
 torch.set_num_threads(1)
 
 TASKS = ["ner", "pos"]
-VOCAB = Vocabulary([PAD, UNK, "the", "cat", "sat", "on", "mat"], [PAD, UNK, *"acehmnost"], {}, False)
-
-
-def config(registry, type_: str, **options):
-    return registry.get(type_).config(type=type_, **options)
-
-
-def trunk_factory(seed: int = 0) -> Callable[[], Trunk]:
-    """The same initial weights on every call, so two strategies start identical."""
-
-    def build() -> Trunk:
-        torch.manual_seed(seed)
-        embedders = [TOKEN_EMBEDDERS.build(config(TOKEN_EMBEDDERS, "word", dim=4), vocab=VOCAB),
-                     TOKEN_EMBEDDERS.build(config(TOKEN_EMBEDDERS, "char_cnn", char_dim=3, num_filters=4, dropout=0.0),
-                                           vocab=VOCAB)]
-        encoder = ENCODERS.build(config(ENCODERS, "bilstm", hidden_size=3, num_layers=2, dropout=0.0), input_dim=8)
-        return Trunk(embedders, 0.0, encoder)
-
-    return build
 
 
 def strategy(type_: str, tasks: list[str] = TASKS, **options) -> SharingStrategy:
-    return SHARING.build(config(SHARING, type_, **options), trunk_factory=trunk_factory(), tasks=tasks)
-
-
-def batch(seed: int) -> Batch:
-    generator = torch.Generator().manual_seed(seed)
-    instances = []
-    for length in (5, 3, 4):
-        words = torch.randint(1, len(VOCAB.words), (length,), generator=generator).tolist()
-        chars = [torch.randint(1, len(VOCAB.chars), (int(n),), generator=generator).tolist()
-                 for n in torch.randint(1, 5, (length,), generator=generator)]
-        instances.append(Instance(words, chars, None))
-    return collate(instances, list(range(len(instances))))
+    return tiny_trunks.strategy(type_, tasks, **options)
 
 
 def random_masks(sharing: MaskedSharing, keep: float = 0.5, seed: int = 0) -> MaskSet:

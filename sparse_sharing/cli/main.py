@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from sparse_sharing.cli.compare import compare_command
 from sparse_sharing.cli.evaluate import evaluate_command, predict_command
 from sparse_sharing.cli.inspect import components_command, schema_command, validate_command
 from sparse_sharing.cli.masks import masks_command
@@ -16,7 +17,7 @@ def cli() -> None:
 
 
 for command in (train_command, validate_command, evaluate_command, predict_command, components_command,
-                schema_command, masks_command):
+                schema_command, masks_command, compare_command):
     cli.add_command(command)
 
 

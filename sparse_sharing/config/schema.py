@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
+from sparse_sharing.components.data.holdout import DevFromTrainConfig
 from sparse_sharing.components.data.vocabulary import VocabularyConfig
 from sparse_sharing.config.errors import format_validation_error
 from sparse_sharing.errors import ConfigError
@@ -51,16 +52,32 @@ def _default(registry: Registry, **values: Any) -> Any:
     return registry.get(values["type"]).config(**values)
 
 
+class TaskBase(Strict):
+    """Checks of a task entry that involve more than one of its keys."""
+
+    @model_validator(mode="after")
+    def _one_dev_source(self) -> "TaskBase":
+        if (self.dev_path is None) == (self.dev_from_train is None):
+            given = "both are" if self.dev_path is not None else "neither is"
+            raise ValueError(f"give exactly one of dev_path (a dev file) and dev_from_train (hold out part of "
+                             f"train, e.g. {{fraction: 0.1}}); {given} set")
+        return self
+
+
 def build_experiment_schema() -> type[BaseModel]:
     reader = union_of(DATASET_READERS)
     metric = union_of(METRICS)
     head = union_of(HEADS)
     task_model = create_model(
         "TaskConfig",
-        __base__=Strict,
+        __base__=TaskBase,
         dataset_reader=(reader, Field(description="How to read this task's files and which column holds its tags.")),
         train_path=(str, Field(description="Training data.")),
-        dev_path=(str, Field(description="Development data: model selection uses only this.")),
+        dev_path=(str | None, Field(None, description="Development data: model selection uses only this. "
+                                    "Exactly one of dev_path and dev_from_train is given.")),
+        dev_from_train=(DevFromTrainConfig | None, Field(
+            None, description="For a corpus without a dev file: hold out this share of the training sentences "
+            "(seeded, the same in every run) as the dev set, and train on the rest.")),
         test_path=(str | None, Field(None, description="Test data, scored at every evaluation, never selected on.")),
         metric=(metric, Field(description="Score reported and used for model selection.")),
         head=(head, Field(description="Output layer for this task.")),

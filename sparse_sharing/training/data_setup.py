@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sparse_sharing.components.data.batching import Instance, index_sentences
+from sparse_sharing.components.data.conll import parse_once
+from sparse_sharing.components.data.holdout import split_off_dev
 from sparse_sharing.components.data.sentence import Sentence
 from sparse_sharing.components.data.vocabulary import Vocabulary
 from sparse_sharing.components.embedders.pretrained import load_vectors
@@ -28,18 +30,26 @@ class TaskData:
 
 
 def read_tasks(config: Any, tasks: list[str]) -> dict[str, TaskData]:
-    data = {}
-    for task in tasks:
-        task_config = config.tasks[task]
-        reader = DATASET_READERS.build(task_config.dataset_reader)
-        sentences = {}
-        for split in SPLITS:
-            path = getattr(task_config, f"{split}_path")
-            if path is not None:
-                sentences[split] = reader.read(path)
-        logger.info("task %s: %s", task, ", ".join(f"{s} {len(v)} sentences" for s, v in sentences.items()))
-        data[task] = TaskData(reader, sentences)
-    return data
+    """Each task's splits, read from its own files with its own reader; a file that several
+    tasks read (CoNLL-2003's three columns) is parsed once."""
+    with parse_once():
+        return {task: _read_task(task, config.tasks[task]) for task in tasks}
+
+
+def _read_task(task: str, task_config: Any) -> TaskData:
+    """A task with ``dev_from_train`` gets its dev set cut out of its training file here, the one
+    place every command reads data through (training, mask-search workers, resume, validate), so
+    all of them select on the same held-out sentences and never train on them."""
+    reader = DATASET_READERS.build(task_config.dataset_reader)
+    read = {split: reader.read(path) for split in SPLITS
+            if (path := getattr(task_config, f"{split}_path")) is not None}
+    if task_config.dev_from_train is not None:
+        read["train"], read["dev"] = split_off_dev(read["train"], task_config.dev_from_train,
+                                                   f"tasks.{task}.dev_from_train")
+    sentences = {split: read[split] for split in SPLITS if split in read}
+    logger.info("task %s: %s sentences%s", task, ", ".join(f"{s} {len(v)}" for s, v in sentences.items()),
+                "" if task_config.dev_from_train is None else f" (dev held out of {task_config.train_path})")
+    return TaskData(reader, sentences)
 
 
 def pretrained_words(config: Any) -> list[str]:

@@ -20,7 +20,9 @@ class MultiTaskTagger(nn.Module):
         self.heads = nn.ModuleDict(dict(heads))
 
     def loss(self, batch: Batch, task: str) -> torch.Tensor:
-        return self.heads[task].loss(self.sharing(batch, task), batch.tags, batch.mask)
+        features, penalty = self.sharing.forward_with_penalty(batch, task)
+        loss = self.heads[task].loss(features, batch.tags, batch.mask)
+        return loss if penalty is None else loss + penalty
 
     @torch.no_grad()
     def decode(self, batch: Batch, task: str) -> list[list[int]]:

@@ -78,15 +78,26 @@ def train(raw_config: dict, config: Any, run_dir: Path, resume: bool = False, fo
                       experiment.tasks)
     trainer.extra_metrics = extra_metrics
     if resume and paths.last_checkpoint.is_file():
-        trainer.load_state_dict(load_torch(paths.last_checkpoint))
+        try:
+            trainer.load_state_dict(load_torch(paths.last_checkpoint))
+        except KeyError as missing:
+            raise RunDirError(f"cannot resume from {paths.last_checkpoint}: it has no {missing} entry; it was "
+                              f"written by another version of sparse-sharing") from None
         logger.info("resumed after epoch %d (step %d)", trainer.epoch, trainer.step)
+        if trainer.epoch > trainer.num_epochs:
+            raise RunDirError(f"cannot resume {paths.root} with trainer.num_epochs={trainer.num_epochs}: it has "
+                              f"completed {trainer.epoch} epochs already")
+    if resume:  # a changed num_epochs or num_threads, once the state has loaded
+        write_json(paths.config, raw_config)
     return trainer.train()
 
 
 def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:
     """The config a resumed run continues with: the one it started with, except that
-    `trainer.num_epochs` may be raised to extend a run (the schedules depend on the epoch
-    reached, not on the total, so an extended run equals one planned that long)."""
+    `num_threads` (a property of the machine) and `trainer.num_epochs` may change. Raising the
+    epochs extends a run (the schedules depend on the epoch reached, not on the total, so an
+    extended run equals one planned that long); lowering them to the epochs done closes an
+    interrupted run as finished."""
     saved_raw = json.loads(paths.config.read_text())
     if saved_raw == raw_config:
         return validate_experiment(saved_raw, source=str(paths.config))
@@ -94,14 +105,15 @@ def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:
     before, after = saved.trainer.num_epochs, config.trainer.num_epochs
     saved_dump, new_dump = saved.model_dump(), config.model_dump()
     saved_dump["trainer"]["num_epochs"] = after
-    if saved_dump != new_dump or after < before:
+    saved_dump["num_threads"] = config.num_threads
+    if saved_dump != new_dump:
         raise RunDirError(
             f"cannot resume {paths.root}: the config differs from the one the run started with "
             f"({paths.config}); resume with the same config and overrides (only trainer.num_epochs "
-            f"may be raised, to extend the run), or start a new run"
+            f"and num_threads may change), or start a new run"
         )
-    write_json(paths.config, raw_config)
-    logger.info("extending %s from %d to %d epochs", paths.root, before, after)
+    logger.info("resuming %s with %d epochs (was %d), %d torch threads", paths.root, after, before,
+                config.num_threads)
     return config
 
 

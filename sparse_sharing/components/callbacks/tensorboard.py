@@ -1,4 +1,5 @@
-"""TensorBoard scalars: per-task train loss, dev and test metrics, learning rate, task sampling counts."""
+"""TensorBoard scalars: per-task train loss, dev and test metrics, learning rate, task sampling counts,
+and the weights a sharing strategy learns (cross-stitch units, sluice α and β) at each evaluation."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -49,6 +50,8 @@ class TensorBoard(Callback):
             for split, figures in splits.items():
                 for name, value in figures.items():
                     self.writer.add_scalar(f"{split}/{task}/{name}", value, trainer.step)
+        for name, value in trainer.model.sharing.summaries().items():
+            self.writer.add_scalar(f"sharing/{name}", value, trainer.step)
         self.writer.flush()
 
     def on_train_end(self, trainer: Any) -> None:

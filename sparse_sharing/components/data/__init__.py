@@ -1,4 +1,4 @@
 """Dataset readers; importing this package registers them."""
-from sparse_sharing.components.data import conll, embedded  # noqa: F401
+from sparse_sharing.components.data import conll, embedded, position  # noqa: F401
 
-__all__ = ["conll", "embedded"]
+__all__ = ["conll", "embedded", "position"]

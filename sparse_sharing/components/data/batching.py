@@ -48,11 +48,8 @@ def index_sentences(sentences: Sequence[Sentence], vocab: Vocabulary, task: str 
         tags = None
         if task is not None and s.tags is not None:
             tags = [vocab.label_id(task, t) for t in s.tags]
-        instances.append(Instance(
-            [vocab.word_id(w) for w in s.words],
-            [[vocab.char_id(c) for c in w[:max_word_chars]] for w in s.words],
-            tags,
-        ))
+        instances.append(Instance([vocab.word_id(w) for w in s.words],
+                                  [vocab.char_ids(w[:max_word_chars]) for w in s.words], tags))
     return instances
 
 

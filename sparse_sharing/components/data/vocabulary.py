@@ -41,6 +41,7 @@ class Vocabulary:
         self._word_index = {w: i for i, w in enumerate(self.words)}
         self._char_index = {c: i for i, c in enumerate(self.chars)}
         self._label_index = {t: {l: i for i, l in enumerate(v)} for t, v in self.labels.items()}
+        self._char_ids: dict[str, list[int]] = {}  # word → its characters' ids, filled as words are met
 
     @classmethod
     def build(
@@ -51,7 +52,8 @@ class Vocabulary:
         pretrained_words: Iterable[str] = (),
         other_words: Iterable[str] = (),
     ) -> "Vocabulary":
-        """Words and characters come from train; labels from every split so dev/test never hold an unknown tag.
+        """Words and characters come from every task's train split, into one vocabulary the tasks share;
+        labels from every split so dev/test never hold an unknown tag.
 
         ``other_words`` are the words of the other splits, used only to decide which pretrained
         vectors to keep when ``pretrained_words`` is ``in_data``.
@@ -59,11 +61,13 @@ class Vocabulary:
         norm = (lambda w: w.lower()) if config.lowercase_words else (lambda w: w)
         counts: Counter[str] = Counter()
         char_counts: Counter[str] = Counter()
-        for sentences in train.values():
-            for sentence in sentences:
-                for word in sentence.words:
-                    counts[norm(word)] += 1
-                    char_counts.update(word)
+        # Tasks reading one file (POS, chunking and NER of CoNLL-2003) hold the same sentences: count each
+        # once, so that min_count counts occurrences in the training text, not times the tasks reading it.
+        distinct = {(s.source, s.words): s for sentences in train.values() for s in sentences}
+        for sentence in distinct.values():
+            for word in sentence.words:
+                counts[norm(word)] += 1
+                char_counts.update(word)
         words = [w for w, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if c >= config.min_count]
         if config.pretrained_words != "none":
             known = set(words)
@@ -89,6 +93,14 @@ class Vocabulary:
 
     def char_id(self, char: str) -> int:
         return self._char_index.get(char, 1)
+
+    def char_ids(self, word: str) -> list[int]:
+        """The ids of the word's characters, memoised: CoNLL-2003's 300k tokens are 25k distinct words,
+        indexed again for every task. Callers share the list and must not change it."""
+        ids = self._char_ids.get(word)
+        if ids is None:
+            ids = self._char_ids[word] = [self.char_id(c) for c in word]
+        return ids
 
     def label_id(self, task: str, label: str) -> int:
         return self._label_index[task][label]

@@ -1,1 +1,9 @@
-from sparse_sharing.components.sharing import hard, single, sparse  # noqa: F401  (registration)
+"""Sharing strategies; importing this package registers them."""
+from sparse_sharing.components.sharing import (  # noqa: F401
+    cross_stitch,
+    hard,
+    hierarchical,
+    single,
+    sluice,
+    sparse,
+)

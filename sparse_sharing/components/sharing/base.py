@@ -19,6 +19,16 @@ class SharingStrategy(nn.Module):
     def forward(self, batch: Batch, task: str) -> torch.Tensor:
         raise NotImplementedError
 
+    def forward_with_penalty(self, batch: Batch, task: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Features plus a term the strategy adds to the task's training loss (a sluice network's
+        orthogonality penalty); None where the strategy has none."""
+        return self(batch, task), None
+
+    def summaries(self) -> dict[str, float]:
+        """Learned sharing weights worth watching (cross-stitch units, sluice α and β), by name,
+        for TensorBoard; empty where the strategy learns none."""
+        return {}
+
     def output_dim(self, task: str) -> int:
         raise NotImplementedError
 

@@ -1,0 +1,249 @@
+"""`ssl compare`: the results table from run directories written here by hand.
+
+No training: each fixture run is a config.json and a metrics.json with chosen scores, so every
+printed figure is checked against arithmetic done in the test.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from conftest import run_ssl
+from sparse_sharing.analysis.compare import compare
+from sparse_sharing.cli.main import cli
+from sparse_sharing.errors import RunDirError, UserError
+
+TRUNK = 453_930  # one BiLSTM + char conv, the paper's count for the fixture configs
+TOTAL = 1_740_000
+
+
+def write_run(root: Path, name: str, scores: dict[str, float], *, strategy: str = "hard", seed: int = 1,
+              train_tasks: list[str] | None = None, finished: bool = True, epochs: int = 10,
+              num_epochs: int = 10, num_threads: int = 1, paper: int = TRUNK, total: int = TOTAL,
+              hidden_size: int = 200) -> Path:
+    """A run directory as `ssl train` leaves it, reduced to what `ssl compare` reads."""
+    run_dir = root / name
+    run_dir.mkdir(parents=True)
+    config = {
+        "seed": seed,
+        "num_threads": num_threads,
+        "train_tasks": train_tasks,
+        "tasks": {task: {"metric": {"type": "accuracy" if task == "pos" else "span_f1"}}
+                  for task in ("chunk", "ner", "pos")},
+        "model": {"encoder": {"type": "bilstm", "hidden_size": hidden_size}, "sharing": {"type": strategy}},
+        "trainer": {"num_epochs": num_epochs, "optimizer": {"type": "sgd", "lr": 0.1}},
+    }
+    metrics = {
+        "finished": finished,
+        "strategy": strategy,
+        "epochs_completed": epochs,
+        "parameters": {"paper": paper, "total": total},
+        "tasks": {task: {"epoch": epochs - 1, "dev": score + 1.0, "test": score} for task, score in scores.items()},
+        "history": [],
+    }
+    (run_dir / "config.json").write_text(json.dumps(config))
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    return run_dir
+
+
+def invoke(*args: Any) -> Result:
+    return CliRunner().invoke(cli, ["compare", *map(str, args)])
+
+
+def markdown_rows(text: str) -> dict[str, dict[str, str]]:
+    """The Markdown table at the top of TEXT, as row name -> column -> cell."""
+    lines = text.split("\n\n")[0].splitlines()
+    header, *rows = ([cell.strip() for cell in line.strip("|").split("|")] for line in lines)
+    return {cells[0]: dict(zip(header, cells)) for cells in rows[1:]}  # rows[0]: the alignment rule
+
+
+@pytest.fixture
+def single_runs(tmp_path: Path) -> list[Path]:
+    """The single-task baseline as it is usually trained: one task a run, budgets and threads differing."""
+    return [
+        write_run(tmp_path, "single-pos", {"pos": 95.0}, strategy="single", train_tasks=["pos"], num_epochs=60),
+        write_run(tmp_path, "single-chunk", {"chunk": 90.0}, strategy="single", train_tasks=["chunk"],
+                  num_threads=2, num_epochs=40),
+        write_run(tmp_path, "single-ner", {"ner": 89.0}, strategy="single", train_tasks=["ner"], num_epochs=30),
+    ]
+
+
+@pytest.fixture
+def hard_seeds(tmp_path: Path) -> list[Path]:
+    """Three seeds of one multi-task experiment."""
+    return [
+        write_run(tmp_path, f"hard-{seed}", {"pos": pos, "chunk": chunk, "ner": ner}, seed=seed)
+        for seed, (pos, chunk, ner) in enumerate([(95.0, 91.0, 88.0), (95.2, 90.0, 88.5), (95.4, 92.0, 89.5)])
+    ]
+
+
+def test_seeds_of_one_config_form_one_row_with_mean_and_sample_std(hard_seeds: list[Path]) -> None:
+    comparison = compare(hard_seeds)
+    [row] = comparison.rows
+    assert row.name == "hard" and len(row.runs) == 3
+    assert row.scores["pos"].mean == pytest.approx(95.2)
+    assert row.scores["pos"].std == pytest.approx(0.2)  # sample std: sqrt((0.04 + 0 + 0.04) / 2)
+    assert row.scores["chunk"].std == pytest.approx(1.0)
+    assert row.scores["ner"].mean == pytest.approx(88.6667, abs=1e-4)
+    assert row.scores["ner"].std == pytest.approx(statistics.stdev([88.0, 88.5, 89.5]))
+    assert comparison.mean(row) == pytest.approx((95.2 + 91.0 + 266.0 / 3) / 3)
+    assert row.parameters == {"paper": TRUNK, "total": TOTAL}  # seeds of one model: their mean, not a sum
+
+    result = invoke(*hard_seeds)
+    assert result.exit_code == 0, result.output
+    assert "95.20 ± 0.20" in result.stdout and "91.00 ± 1.00" in result.stdout
+
+
+def test_one_run_shows_no_spread(tmp_path: Path) -> None:
+    run = write_run(tmp_path, "hard", {"pos": 95.123})
+    result = invoke(run)
+    assert result.exit_code == 0, result.output
+    assert "95.12" in result.stdout and "±" not in result.stdout.split("\n\n")[0]
+
+
+def test_single_task_runs_form_one_row_with_summed_parameters(tmp_path: Path, single_runs: list[Path]) -> None:
+    second_pos_seed = write_run(tmp_path, "single-pos-2", {"pos": 95.4}, strategy="single", train_tasks=["pos"],
+                                seed=2, paper=TRUNK + 2, total=TOTAL + 2)
+    comparison = compare([*single_runs, second_pos_seed])
+    [row] = comparison.rows
+    assert row.name == "single"
+    assert comparison.tasks == ("pos", "chunk", "ner")  # first seen, not alphabetical
+    assert (row.scores["pos"].mean, row.scores["pos"].n) == (pytest.approx(95.2), 2)
+    assert (row.scores["chunk"].mean, row.scores["chunk"].n, row.scores["chunk"].std) == (90.0, 1, None)
+    # Three task sets add up; the two pos seeds count once, as their mean.
+    assert row.parameters == {"paper": 3 * TRUNK + 1, "total": 3 * TOTAL + 1}
+    assert comparison.mean(row) == pytest.approx((95.2 + 90.0 + 89.0) / 3)
+
+
+def test_baseline_difference(single_runs: list[Path], hard_seeds: list[Path]) -> None:
+    comparison = compare([*single_runs, *hard_seeds], baseline="single")
+    single, hard = comparison.rows
+    assert comparison.delta(hard, "pos") == pytest.approx(0.2)
+    assert comparison.delta(hard, "chunk") == pytest.approx(1.0)
+    assert comparison.delta(hard, None) == pytest.approx(comparison.mean(hard) - (95.0 + 90.0 + 89.0) / 3)
+    assert comparison.delta(single, "pos") == 0.0
+
+    result = invoke(*single_runs, *hard_seeds, "--baseline", "single")
+    assert result.exit_code == 0, result.output
+    table = markdown_rows(result.stdout)
+    hard_cells, single_cells = table["hard"], table["single"]
+    assert hard_cells["Δ pos"] == "+0.20" and hard_cells["Δ chunk"] == "+1.00"
+    assert hard_cells["params (paper)"] == f"{TRUNK:,}" and single_cells["params (paper)"] == f"{3 * TRUNK:,}"
+    assert single_cells["Δ pos"] == ""  # the baseline is not compared with itself
+    assert "Δ: difference from row 'single'" in result.stdout
+
+
+def test_unfinished_and_missing_runs_are_reported_not_dropped(tmp_path: Path, hard_seeds: list[Path]) -> None:
+    unfinished = write_run(tmp_path, "sparse", {"pos": 90.0}, strategy="sparse", finished=False, epochs=3,
+                           num_epochs=40)
+    never_trained = tmp_path / "failed"
+    never_trained.mkdir()
+    (never_trained / "config.json").write_text("{}")
+    corrupt = write_run(tmp_path, "corrupt", {"pos": 90.0})
+    (corrupt / "metrics.json").write_text('{"finished": tr')
+    missing = tmp_path / "nowhere"
+
+    result = invoke(*hard_seeds, unfinished, never_trained, corrupt, missing)
+    assert result.exit_code == 0, result.output
+    table, _, after = result.stdout.partition("Skipped runs:")
+    assert "sparse" not in table.split("\n\n")[0]
+    assert f"{unfinished}: unfinished: epoch 3 of 40" in after
+    assert f"{never_trained}: no metrics.json" in after
+    assert f"{corrupt}: unreadable run files" in after
+    assert f"{missing}: no such directory" in after
+
+    skipped = json.loads(invoke(*hard_seeds, unfinished, missing, "--format", "json").stdout)["skipped"]
+    assert skipped == [{"path": str(unfinished), "reason": "unfinished: epoch 3 of 40"},
+                       {"path": str(missing), "reason": "no such directory"}]
+
+
+def test_no_usable_run_is_an_error(tmp_path: Path) -> None:
+    unfinished = write_run(tmp_path, "hard", {"pos": 90.0}, finished=False, epochs=2)
+    with pytest.raises(RunDirError, match="no finished run"):
+        compare([unfinished, tmp_path / "nowhere"])
+    result = invoke(unfinished)
+    assert result.exit_code == 2 and "unfinished: epoch 2 of 10" in result.stderr
+
+
+def test_csv_output(single_runs: list[Path], hard_seeds: list[Path], tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    result = invoke(*single_runs, *hard_seeds, missing, "--format", "csv", "--baseline", "single")
+    assert result.exit_code == 0, result.output
+    rows = {row["row"]: row for row in csv.DictReader(io.StringIO(result.stdout))}
+    assert set(rows) == {"single", "hard"}
+    hard = rows["hard"]
+    assert float(hard["pos"]) == pytest.approx(95.2) and float(hard["pos_std"]) == pytest.approx(0.2)
+    assert int(hard["pos_n"]) == 3 and float(hard["pos_delta"]) == pytest.approx(0.2)
+    assert int(rows["single"]["params_paper"]) == 3 * TRUNK and rows["single"]["pos_std"] == ""
+    assert hard["run_dirs"].split(";") == [str(path) for path in hard_seeds]
+    assert f"{missing}: no such directory" in result.stderr  # standard output stays a clean CSV
+
+
+def test_json_output(single_runs: list[Path], hard_seeds: list[Path]) -> None:
+    result = invoke(*hard_seeds, *single_runs, "--format", "json", "--baseline", "single")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["baseline"] == "single" and data["tasks"] == ["chunk", "ner", "pos"]  # the first run's order
+    hard, single = data["rows"]
+    assert hard["name"] == "hard" and hard["runs"] == [str(path) for path in hard_seeds]
+    assert hard["tasks"]["chunk"] == {"mean": pytest.approx(91.0), "std": pytest.approx(1.0), "n": 3,
+                                      "delta": pytest.approx(1.0)}
+    assert single["tasks"]["ner"] == {"mean": 89.0, "std": None, "n": 1, "delta": 0.0}
+    assert single["parameters"] == {"paper": 3 * TRUNK, "total": 3 * TOTAL}
+    assert single["mean"] == pytest.approx(274.0 / 3) and single["mean_delta"] == 0.0
+    assert data["skipped"] == []
+
+
+def test_a_row_without_every_task_has_no_mean(tmp_path: Path, hard_seeds: list[Path]) -> None:
+    two_tasks = write_run(tmp_path, "soft", {"pos": 95.0, "ner": 89.0}, strategy="soft", train_tasks=["pos", "ner"])
+    comparison = compare([*hard_seeds, two_tasks])
+    assert comparison.mean(comparison.rows[1]) is None
+    row = json.loads(invoke(*hard_seeds, two_tasks, "--format", "json").stdout)["rows"][1]
+    assert row["mean"] is None and "chunk" not in row["tasks"]
+
+
+def test_different_configs_of_one_strategy_get_distinct_names(tmp_path: Path) -> None:
+    small = write_run(tmp_path, "hard-small", {"pos": 94.0}, hidden_size=100)
+    large = write_run(tmp_path, "hard-large", {"pos": 95.0}, hidden_size=400)
+    assert [row.name for row in compare([small, large]).rows] == ["hard (hard-small)", "hard (hard-large)"]
+
+
+def test_names_override_grouping(tmp_path: Path, hard_seeds: list[Path]) -> None:
+    other = write_run(tmp_path, "hard-wide", {"pos": 96.0, "chunk": 92.0, "ner": 90.0}, hidden_size=400)
+    result = invoke(*hard_seeds, other, "--name", "A", "--name", "B", "--name", "A", "--name", "B",
+                    "--format", "json")
+    assert result.exit_code == 0, result.output
+    rows = {row["name"]: row for row in json.loads(result.stdout)["rows"]}
+    assert list(rows) == ["A", "B"]
+    assert rows["A"]["runs"] == [str(hard_seeds[0]), str(hard_seeds[2])]
+    assert rows["B"]["tasks"]["pos"]["mean"] == pytest.approx((95.2 + 96.0) / 2)
+
+
+def test_name_count_must_match_run_dirs(hard_seeds: list[Path]) -> None:
+    with pytest.raises(UserError, match="--name was given 2 times for 3 run directories"):
+        compare(hard_seeds, names=["a", "b"])
+    result = invoke(*hard_seeds, "--name", "a")
+    assert result.exit_code == 2 and "--name was given 1 times for 3" in result.stderr
+
+
+def test_real_command_prints_the_table(single_runs: list[Path], hard_seeds: list[Path]) -> None:
+    result = run_ssl("compare", *single_runs, *hard_seeds, "--baseline", "single")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("| row ")
+    assert "| single " in result.stdout and "| hard " in result.stdout
+
+
+def test_unknown_baseline_is_a_user_error(single_runs: list[Path], hard_seeds: list[Path], tmp_path: Path) -> None:
+    unfinished = write_run(tmp_path, "sparse", {"pos": 90.0}, strategy="sparse", finished=False, epochs=1)
+    result = run_ssl("compare", *hard_seeds, *single_runs, unfinished, "--baseline", "singel")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert "--baseline 'singel' matches no row. Rows: hard, single. Did you mean 'single'?" in result.stderr
+    assert f"{unfinished}: unfinished: epoch 1 of 10" in result.stderr  # why a row may be absent

@@ -1,0 +1,51 @@
+"""Tiny trunks and batches for the sharing-strategy tests: dimensions of 3 and 4, two layers, no dropout."""
+from __future__ import annotations
+
+import itertools
+from typing import Callable, Sequence
+
+import torch
+
+from sparse_sharing.components.data.batching import Batch, Instance, collate
+from sparse_sharing.components.data.vocabulary import PAD, UNK, Vocabulary
+from sparse_sharing.components.sharing.base import SharingStrategy
+from sparse_sharing.components.sharing.trunk import Trunk
+from sparse_sharing.registry import ENCODERS, SHARING, TOKEN_EMBEDDERS
+
+VOCAB = Vocabulary([PAD, UNK, "the", "cat", "sat", "on", "mat"], [PAD, UNK, *"acehmnost"], {}, False)
+
+
+def config(registry, type_: str, **options):
+    return registry.get(type_).config(type=type_, **options)
+
+
+def trunk_factory(seed: int = 0, distinct: bool = False) -> Callable[[], Trunk]:
+    """Seeded trunks: the same initial weights on every call, or with ``distinct`` the n-th call's
+    weights from seed + n, so the tasks of one strategy differ but two strategies still match."""
+    seeds = itertools.count(seed) if distinct else itertools.repeat(seed)
+
+    def build() -> Trunk:
+        torch.manual_seed(next(seeds))
+        embedders = [TOKEN_EMBEDDERS.build(config(TOKEN_EMBEDDERS, "word", dim=4), vocab=VOCAB),
+                     TOKEN_EMBEDDERS.build(config(TOKEN_EMBEDDERS, "char_cnn", char_dim=3, num_filters=4, dropout=0.0),
+                                           vocab=VOCAB)]
+        encoder = ENCODERS.build(config(ENCODERS, "bilstm", hidden_size=3, num_layers=2, dropout=0.0), input_dim=8)
+        return Trunk(embedders, 0.0, encoder)
+
+    return build
+
+
+def strategy(type_: str, tasks: Sequence[str], distinct: bool = False, **options) -> SharingStrategy:
+    return SHARING.build(config(SHARING, type_, **options), trunk_factory=trunk_factory(distinct=distinct),
+                         tasks=list(tasks))
+
+
+def batch(seed: int) -> Batch:
+    generator = torch.Generator().manual_seed(seed)
+    instances = []
+    for length in (5, 3, 4):
+        words = torch.randint(1, len(VOCAB.words), (length,), generator=generator).tolist()
+        chars = [torch.randint(1, len(VOCAB.chars), (int(n),), generator=generator).tolist()
+                 for n in torch.randint(1, 5, (length,), generator=generator)]
+        instances.append(Instance(words, chars, None))
+    return collate(instances, list(range(len(instances))))
