@@ -21,6 +21,19 @@ from sparse_sharing.components.data.embedded import write_conll
 SIZES = {"train": 40, "dev": 15, "test": 15}
 DOCSTART = "-DOCSTART- -X- O O"
 
+# Two sentences in CoNLL-2003's layout (IOB1), for the readers' tests.
+SAMPLE = """-DOCSTART- -X- O O
+
+EU NNP I-NP I-ORG
+rejects VBZ I-VP O
+German JJ I-NP I-MISC
+call NN I-NP O
+. . O O
+
+Peter NNP I-NP I-PER
+Blackburn NNP I-NP I-PER
+"""
+
 DEFAULT_CALLBACKS: list[dict[str, Any]] = [
     {"type": "progress_bar"},
     {"type": "tensorboard"},

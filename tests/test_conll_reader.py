@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from conftest import SAMPLE
 from sparse_sharing.components.data.conll import ConllReader, ConllReaderConfig
 from sparse_sharing.components.data.embedded import (
     EmbeddedReader,
@@ -17,17 +18,6 @@ from sparse_sharing.registry import DATASET_READERS
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
-SAMPLE = """-DOCSTART- -X- O O
-
-EU NNP I-NP I-ORG
-rejects VBZ I-VP O
-German JJ I-NP I-MISC
-call NN I-NP O
-. . O O
-
-Peter NNP I-NP I-PER
-Blackburn NNP I-NP I-PER
-"""
 
 
 def reader(**kwargs) -> ConllReader:

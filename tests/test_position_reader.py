@@ -7,23 +7,12 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from conftest import run_ssl
+from conftest import SAMPLE, run_ssl
 from sparse_sharing.components.data.position import PositionReader, PositionReaderConfig, position_labels
 from sparse_sharing.components.data.sentence import Sentence
 from sparse_sharing.errors import DataError
 from sparse_sharing.registry import DATASET_READERS
 
-SAMPLE = """-DOCSTART- -X- O O
-
-EU NNP I-NP I-ORG
-rejects VBZ I-VP O
-German JJ I-NP I-MISC
-call NN I-NP O
-. . O O
-
-Peter NNP I-NP I-PER
-Blackburn NNP I-NP I-PER
-"""
 
 
 def reader(**kwargs) -> PositionReader:

@@ -99,14 +99,22 @@ def test_no_leak_outside_the_task_mask(type_: str, optimizer: str) -> None:
     optimizers = sharing.build_optimizers(OPTIMIZERS[optimizer], list(sharing.parameters()), TASKS)
     assert optimizers["ner"] is not optimizers["pos"]
     for step in range(8):
-        task = TASKS[step % 2]
-        weights = sharing.prunable_weights(task)
-        before = {n: w.detach().clone() for n, w in weights.items()}
-        train_step(sharing, optimizers, task, step)
-        for name, weight in weights.items():
-            outside = ~masks[task][name]
-            assert torch.equal(weight.detach()[outside], before[name][outside]), (step, task, name)
+        before = step_and_check_no_leak(sharing, optimizers, masks, step)
+        weights = sharing.prunable_weights(TASKS[step % 2])
         assert any(not torch.equal(w.detach(), before[n]) for n, w in weights.items())
+
+
+def step_and_check_no_leak(sharing: MaskedSharing, optimizers: dict, masks: MaskSet, step: int) -> dict:
+    """One training step of the step's task; every weight outside its mask must be unchanged.
+    Returns the weights from before the step."""
+    task = TASKS[step % 2]
+    weights = sharing.prunable_weights(task)
+    before = {n: w.detach().clone() for n, w in weights.items()}
+    train_step(sharing, optimizers, task, step)
+    for name, weight in weights.items():
+        outside = ~masks[task][name]
+        assert torch.equal(weight.detach()[outside], before[name][outside]), (step, task, name)
+    return before
 
 
 @pytest.mark.parametrize("optimizer", ["sgd_momentum_no_decay", "adam_no_decay"])
@@ -126,13 +134,7 @@ def test_no_leak_when_masks_shrink_after_the_state_exists(optimizer: str, change
         state = {n: t for n, t in target.state_dict().items() if n.startswith("masks.")}
         sharing.load_state_dict(state, strict=False)
     for step in range(4, 10):
-        task = TASKS[step % 2]
-        weights = sharing.prunable_weights(task)
-        before = {n: w.detach().clone() for n, w in weights.items()}
-        train_step(sharing, optimizers, task, step)
-        for name, weight in weights.items():
-            outside = ~masks[task][name]
-            assert torch.equal(weight.detach()[outside], before[name][outside]), (step, task, name)
+        step_and_check_no_leak(sharing, optimizers, masks, step)
 
 
 def test_a_plain_step_would_leak() -> None:
