@@ -247,3 +247,53 @@ def test_unknown_baseline_is_a_user_error(single_runs: list[Path], hard_seeds: l
     assert "Traceback" not in result.stderr and result.stdout == ""
     assert "--baseline 'singel' matches no row. Rows: hard, single. Did you mean 'single'?" in result.stderr
     assert f"{unfinished}: unfinished: epoch 1 of 10" in result.stderr  # why a row may be absent
+
+
+def with_history(run_dir: Path, dev_test: list[dict[str, tuple[float, float]]], *, selection: str = "per_task",
+                 evaluate_every_steps: int | None = None) -> Path:
+    """Give a fixture run one evaluation per epoch: dev_test[k] maps task → (dev, test) after epoch k+1."""
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    metrics["selection"] = selection
+    metrics["history"] = [{"epoch": k + 1, "step": 100 * (k + 1),
+                           "tasks": {t: {"dev": {"score": d}, "test": {"score": s}} for t, (d, s) in record.items()}}
+                          for k, record in enumerate(dev_test)]
+    (run_dir / "metrics.json").write_text(json.dumps(metrics))
+    config = json.loads((run_dir / "config.json").read_text())
+    config["trainer"]["evaluate_every_steps"] = evaluate_every_steps
+    (run_dir / "config.json").write_text(json.dumps(config))
+    return run_dir
+
+
+HISTORY = [
+    {"pos": (90.0, 89.0), "ner": (80.0, 78.0)},
+    {"pos": (91.0, 90.5), "ner": (80.0, 79.0)},  # ner ties on dev: the earlier epoch stays
+    {"pos": (92.0, 91.0), "ner": (83.0, 82.0)},
+]
+
+
+def test_epochs_compares_runs_as_they_stood_after_k_epochs(tmp_path: Path) -> None:
+    finished = with_history(write_run(tmp_path, "hard", {"pos": 91.0, "ner": 82.0}, epochs=3), HISTORY)
+    running = with_history(write_run(tmp_path, "sparse", {"pos": 90.5}, strategy="sparse", finished=False,
+                                     epochs=2), HISTORY[:2])
+    short = with_history(write_run(tmp_path, "single", {"pos": 89.0}, strategy="single", epochs=1), HISTORY[:1])
+    comparison = compare([finished, running, short], epochs=2)
+    rows = {row.name: row for row in comparison.rows}
+    assert {t: f.mean for t, f in rows["hard"].scores.items()} == {"pos": 90.5, "ner": 78.0}
+    assert {t: f.mean for t, f in rows["sparse"].scores.items()} == {"pos": 90.5, "ner": 78.0}  # unfinished, 2 done
+    assert [(s.path, s.reason) for s in comparison.skipped] == [
+        (short, "only 1 epoch(s) done, fewer than --epochs 2")]
+    assert {t: f.mean for t, f in compare([finished]).rows[0].scores.items()} == {"pos": 91.0, "ner": 82.0}
+
+
+def test_epochs_follows_mean_selection_and_needs_per_epoch_evaluation(tmp_path: Path) -> None:
+    mean = with_history(write_run(tmp_path, "hard", {"pos": 91.0}, epochs=3),
+                        [{"pos": (90.0, 89.0), "ner": (85.0, 84.0)}, {"pos": (92.0, 91.0), "ner": (80.0, 79.0)}],
+                        selection="mean")
+    stepwise = with_history(write_run(tmp_path, "sparse", {"pos": 91.0}, strategy="sparse", epochs=3), HISTORY,
+                            evaluate_every_steps=50)
+    comparison = compare([mean, stepwise], epochs=2)
+    assert {t: f.mean for t, f in comparison.rows[0].scores.items()} == {"pos": 89.0, "ner": 84.0}
+    assert "--epochs needs a run evaluated once an epoch" in comparison.skipped[0].reason
+    result = invoke(mean, "--epochs", 2, "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["epochs"] == 2

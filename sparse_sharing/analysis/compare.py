@@ -78,6 +78,7 @@ class Comparison:
     tasks: tuple[str, ...]
     baseline: str | None
     skipped: tuple[Skipped, ...]
+    epochs: int | None = None  # the budget the runs were compared at; None: each run's whole length
 
     def mean(self, row: Row) -> float | None:
         """Mean over tasks, only for a row with every column: a mean over fewer tasks compares nothing."""
@@ -104,8 +105,9 @@ HOW_TO_READ = ("Test scores (%) at each task's dev-best epoch, mean ± sample st
 
 
 # ------------------------------------------------------------------------------------ reading
-def read_run(path: Path) -> Run | Skipped:
-    """The figures of one run directory, or why it has none."""
+def read_run(path: Path, epochs: int | None = None) -> Run | Skipped:
+    """The figures of one run directory, or why it has none; with ``epochs``, as they stood after
+    that many epochs (see `scores_within`), so runs of different lengths meet at one budget."""
     paths = RunPaths(path)
     if not path.exists():
         return Skipped(path, "no such directory")
@@ -117,18 +119,43 @@ def read_run(path: Path) -> Run | Skipped:
     try:
         metrics = json.loads(paths.metrics.read_text(encoding="utf-8"))
         config = json.loads(paths.config.read_text(encoding="utf-8"))
-        if not metrics["finished"]:
-            return Skipped(path, f"unfinished: epoch {metrics['epochs_completed']} of "
-                                 f"{config['trainer']['num_epochs']}")
         tasks = tuple(config["train_tasks"] or config["tasks"])
-        best = metrics["tasks"]
-        test = {t: best[t]["test"] for t in tasks if t in best and best[t]["test"] is not None}
+        if epochs is None:
+            if not metrics["finished"]:
+                return Skipped(path, f"unfinished: epoch {metrics['epochs_completed']} of "
+                                     f"{config['trainer']['num_epochs']}")
+            best = metrics["tasks"]
+            test = {t: best[t]["test"] for t in tasks if t in best and best[t]["test"] is not None}
+        elif config["trainer"].get("evaluate_every_steps"):
+            return Skipped(path, "evaluated every N steps: --epochs needs a run evaluated once an epoch")
+        elif metrics["epochs_completed"] < epochs:
+            return Skipped(path, f"only {metrics['epochs_completed']} epoch(s) done, fewer than --epochs {epochs}")
+        else:
+            test = scores_within(metrics["history"], epochs, metrics["selection"])
         parameters = {kind: metrics["parameters"][kind] for kind in ("paper", "total")}
         return Run(path, config["model"]["sharing"]["type"], config, tasks, test, parameters)
     except (OSError, ValueError) as error:
         return Skipped(path, f"unreadable run files: {error}")
     except (KeyError, TypeError) as error:
         return Skipped(path, f"metrics.json or config.json lacks what `ssl train` writes ({error!r})")
+
+
+def scores_within(history: Sequence[dict[str, Any]], epochs: int, selection: str) -> dict[str, float]:
+    """Task → test score at the dev-best of the evaluations of the first ``epochs`` epochs, chosen as
+    the trainer chooses (per task, or by the mean over tasks; a tie keeps the earlier)."""
+    records = [r for r in history if r["epoch"] <= epochs]
+    if selection == "mean":
+        best = max(records, key=lambda r: (statistics.fmean(s["dev"]["score"] for s in r["tasks"].values()),
+                                           -r["step"]))
+        return {t: s["test"]["score"] for t, s in best["tasks"].items() if "test" in s}
+    test = {}
+    for task in dict.fromkeys(t for r in records for t in r["tasks"]):
+        scored = [r["tasks"][task] for r in records if task in r["tasks"]]
+        best_dev = max(s["dev"]["score"] for s in scored)
+        first_best = next(s for s in scored if s["dev"]["score"] == best_dev)
+        if "test" in first_best:
+            test[task] = first_best["test"]["score"]
+    return test
 
 
 def experiment_key(config: dict[str, Any]) -> str:
@@ -187,12 +214,12 @@ def row_parameters(runs: Sequence[Run]) -> dict[str, int]:
 
 
 def compare(paths: Sequence[Path], names: Sequence[str] | None = None,
-            baseline: str | None = None) -> Comparison:
+            baseline: str | None = None, epochs: int | None = None) -> Comparison:
     """Read every run directory and build the table; raise when it would be empty or the baseline is absent."""
     if names is not None and len(names) != len(paths):
         raise UserError(f"--name was given {len(names)} times for {len(paths)} run directories: "
                         f"give one name per RUN_DIR, in the same order, or none")
-    readings = [read_run(Path(path)) for path in paths]
+    readings = [read_run(Path(path), epochs) for path in paths]
     usable = [(r, n) for r, n in zip(readings, names or [None] * len(readings)) if isinstance(r, Run)]
     skipped = tuple(r for r in readings if isinstance(r, Skipped))
     if not usable:
@@ -203,7 +230,7 @@ def compare(paths: Sequence[Path], names: Sequence[str] | None = None,
     if baseline is not None and baseline not in groups:
         raise UserError(_unknown_baseline(baseline, list(groups), skipped))
     tasks = tuple(dict.fromkeys(task for row in rows for task in row.scores))
-    return Comparison(rows, tasks, baseline, skipped)
+    return Comparison(rows, tasks, baseline, skipped, epochs)
 
 
 def _unknown_baseline(baseline: str, rows: list[str], skipped: Sequence[Skipped]) -> str:
@@ -268,6 +295,8 @@ def _signed(value: float | None) -> str:
 
 def _notes(comparison: Comparison) -> list[str]:
     notes = [HOW_TO_READ]
+    if comparison.epochs is not None:
+        notes.append(f"Every run as it stood after {comparison.epochs} epoch(s): dev-best among those evaluations.")
     if comparison.baseline is not None:
         notes.append(f"Δ: difference from row '{comparison.baseline}'.")
     notes += ["Rows:", *(f"  {row.name}: {', '.join(str(run.path) for run in row.runs)}" for row in comparison.rows)]
@@ -304,6 +333,7 @@ def to_json(comparison: Comparison) -> dict[str, Any]:
     """Everything the table shows, unrounded, plus the run directories of each row and the skipped runs."""
     return {
         "baseline": comparison.baseline,
+        "epochs": comparison.epochs,
         "tasks": list(comparison.tasks),
         "rows": [
             {

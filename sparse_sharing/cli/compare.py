@@ -21,9 +21,13 @@ from sparse_sharing.cli.common import user_errors_exit_2
               show_default=True,
               help="How to print the table. csv keeps standard output to the table and lists skipped runs on "
                    "standard error; json lists them under \"skipped\".")
+@click.option("--epochs", type=click.IntRange(min=1), metavar="K",
+              help="Compare at one budget: each run as it stood after K epochs (the dev-best of its first K "
+                   "epochs' evaluations, from metrics.json's history). Runs still training count once they "
+                   "have done K epochs.")
 @user_errors_exit_2
 def compare_command(run_dirs: tuple[Path, ...], baseline: str | None, names: tuple[str, ...],
-                    output_format: str) -> None:
+                    output_format: str, epochs: int | None) -> None:
     """Compare finished runs: per task, the test score at its dev-best epoch; the mean over tasks; the
     parameter count in the paper's convention (BiLSTM + char conv) and in total.
 
@@ -37,7 +41,7 @@ def compare_command(run_dirs: tuple[Path, ...], baseline: str | None, names: tup
     Missing, failed and unfinished runs are listed after the table with the reason. Exit code 2 if
     no run is usable or --baseline names no row.
     """
-    comparison = compare(run_dirs, names or None, baseline)
+    comparison = compare(run_dirs, names or None, baseline, epochs)
     if output_format == "json":
         click.echo(json.dumps(to_json(comparison), indent=2))
     elif output_format == "csv":
