@@ -99,9 +99,9 @@ def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:
     extended run equals one planned that long); lowering them to the epochs done closes an
     interrupted run as finished."""
     saved_raw = json.loads(paths.config.read_text())
-    if saved_raw == raw_config:
-        return validate_experiment(saved_raw, source=str(paths.config))
     saved = validate_experiment(saved_raw, source=str(paths.config))
+    if saved_raw == raw_config:
+        return saved
     before, after = saved.trainer.num_epochs, config.trainer.num_epochs
     saved_dump, new_dump = saved.model_dump(), config.model_dump()
     saved_dump["trainer"]["num_epochs"] = after
