@@ -4,7 +4,7 @@ local base = import 'base_network.libsonnet';
 local conll03 = import 'conll03.libsonnet';
 base + conll03 + {
   seed: 13,
-  num_threads: 2,
+  num_threads: 1,
   train_tasks: null,
   model+: { sharing: { type: 'hard' } },
 }

@@ -6,7 +6,7 @@ local base = import 'base_network.libsonnet';
 local ptb_conll = import 'ptb_conll.libsonnet';
 base + ptb_conll + {
   seed: 13,
-  num_threads: 2,
+  num_threads: 1,
   train_tasks: null,
   model+: { sharing: { type: 'hard' } },
 }

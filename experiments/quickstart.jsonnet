@@ -3,7 +3,7 @@
 local embedded = import 'embedded.libsonnet';
 embedded + {
   seed: 13,
-  num_threads: 2,
+  num_threads: 1,
   train_tasks: null,
   vocabulary: { lowercase_words: false, min_count: 1, pretrained_words: 'none' },
   model: {

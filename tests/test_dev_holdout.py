@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
+import torch
 from pydantic import ValidationError
 
 from conftest import write_tiny_config
@@ -125,8 +126,7 @@ def test_every_command_sees_the_same_held_out_dev_set(held_out_config: Path, tmp
     reloaded, _ = load_run_experiment(run_dir)
     for split in ("train", "dev"):
         assert sources(reloaded.data["chunk"].sentences[split]) == sources(fresh.data["chunk"].sentences[split])
-        assert [i.words for i in reloaded.data["chunk"].instances[split]] == \
-            [i.words for i in fresh.data["chunk"].instances[split]]
+        assert torch.equal(reloaded.data["chunk"].instances[split].words, fresh.data["chunk"].instances[split].words)
 
 
 def test_too_small_a_fraction_names_the_task(held_out_config: Path):

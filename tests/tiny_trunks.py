@@ -6,7 +6,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from sparse_sharing.components.data.batching import Batch, Instance, collate
+from sparse_sharing.components.data.batching import Batch, IndexedDataset
 from sparse_sharing.components.data.vocabulary import PAD, UNK, Vocabulary
 from sparse_sharing.components.sharing.base import SharingStrategy
 from sparse_sharing.components.sharing.trunk import Trunk
@@ -42,10 +42,9 @@ def strategy(type_: str, tasks: Sequence[str], distinct: bool = False, **options
 
 def batch(seed: int) -> Batch:
     generator = torch.Generator().manual_seed(seed)
-    instances = []
+    words, chars = [], []
     for length in (5, 3, 4):
-        words = torch.randint(1, len(VOCAB.words), (length,), generator=generator).tolist()
-        chars = [torch.randint(1, len(VOCAB.chars), (int(n),), generator=generator).tolist()
-                 for n in torch.randint(1, 5, (length,), generator=generator)]
-        instances.append(Instance(words, chars, None))
-    return collate(instances, list(range(len(instances))))
+        words.append(torch.randint(1, len(VOCAB.words), (length,), generator=generator).tolist())
+        chars.append([torch.randint(1, len(VOCAB.chars), (int(n),), generator=generator).tolist()
+                      for n in torch.randint(1, 5, (length,), generator=generator)])
+    return IndexedDataset(words, chars, None).batch([0, 1, 2])

@@ -25,7 +25,7 @@ local splits = {
 };
 base + {
   seed: 13,
-  num_threads: 2,
+  num_threads: 1,
   train_tasks: null,
   tasks: {
     ner: splits + {

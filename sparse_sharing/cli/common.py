@@ -20,6 +20,13 @@ def include_package_option(command: Callable) -> Callable:
     )(command)
 
 
+def device_option(command: Callable) -> Callable:
+    return click.option(
+        "--device", default=None, metavar="DEVICE",
+        help="auto, cpu, cuda or cuda:N; overrides the config's `device` (default auto: CUDA when available).",
+    )(command)
+
+
 def config_options(command: Callable) -> Callable:
     command = click.option("-o", "--overrides", multiple=True, metavar="OVERRIDE",
                            help="A JSON object or key.path=value (repeatable); only existing keys can be set.")(command)

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from sparse_sharing.cli.common import include_package_option, load_components, user_errors_exit_2
+from sparse_sharing.cli.common import device_option, include_package_option, load_components, user_errors_exit_2
 from sparse_sharing.components.data.batching import index_sentences
 from sparse_sharing.components.data.tag_schemes import convert_tags
 from sparse_sharing.config.schema import trained_tasks
+from sparse_sharing.devices import resolve_device
 from sparse_sharing.errors import UserError
 from sparse_sharing.registry import DATASET_READERS, did_you_mean
 from sparse_sharing.training.evaluation import predict_tags, score
@@ -33,23 +34,25 @@ def _tasks(config, requested: tuple[str, ...]) -> list[str]:
 @click.option("--task", "tasks", multiple=True, help="Score only this task (repeatable); default: every task.")
 @click.option("--output", type=click.Path(path_type=Path), help="Also write the figures as JSON here.")
 @include_package_option
+@device_option
 @user_errors_exit_2
 def evaluate_command(run_dir: Path, data_file: str, tasks: tuple[str, ...], output: Path | None,
-                     include_packages: tuple[str, ...]) -> None:
+                     include_packages: tuple[str, ...], device: str | None) -> None:
     """Score DATA_FILE (same columns as the run's data) with each task's dev-best checkpoint."""
     load_components(include_packages)
     config, paths, vocab = load_trained(run_dir)
+    target = resolve_device(device or config.device)
     readers = {t: DATASET_READERS.build(config.tasks[t].dataset_reader) for t in trained_tasks(config)}
     schemes = {t: r.tag_scheme for t, r in readers.items()}
     results = {}
     for task in _tasks(config, tasks):
         sentences = readers[task].read(data_file)
-        model = load_best_model(config, paths, vocab, task, schemes)
+        model = load_best_model(config, paths, vocab, task, schemes).to(target)
         unknown = sorted({t for s in sentences for t in s.tags if not vocab.has_label(task, t)})
         if unknown:
             raise UserError(f"{data_file}: labels the run never saw for task '{task}': {', '.join(unknown[:10])}")
         predicted = predict_tags(model, index_sentences(sentences, vocab, task), task, vocab,
-                                 config.trainer.eval_batch_size)
+                                 config.trainer.eval_batch_size, target)
         figures = score(config.tasks[task].metric, comparable_tags(predicted, schemes[task]),
                         comparable_tags([s.tags for s in sentences], schemes[task]))
         results[task] = figures
@@ -65,9 +68,10 @@ def evaluate_command(run_dir: Path, data_file: str, tasks: tuple[str, ...], outp
 @click.option("--output", type=click.Path(path_type=Path), help="Write here instead of standard output.")
 @click.option("--task", "tasks", multiple=True, help="Predict only this task (repeatable); default: every task.")
 @include_package_option
+@device_option
 @user_errors_exit_2
 def predict_command(run_dir: Path, input_file: str, output: Path | None, tasks: tuple[str, ...],
-                    include_packages: tuple[str, ...]) -> None:
+                    include_packages: tuple[str, ...], device: str | None) -> None:
     """Tag INPUT_FILE (one token per line in the first column, blank line between sentences).
 
     Writes CoNLL: the token, then one predicted column per task (tasks in the run's order, which
@@ -76,6 +80,7 @@ def predict_command(run_dir: Path, input_file: str, output: Path | None, tasks: 
     """
     load_components(include_packages)
     config, paths, vocab = load_trained(run_dir)
+    target = resolve_device(device or config.device)
     selected = _tasks(config, tasks)
     readers = {t: DATASET_READERS.build(config.tasks[t].dataset_reader) for t in trained_tasks(config)}
     schemes = {t: r.tag_scheme for t, r in readers.items()}
@@ -83,8 +88,8 @@ def predict_command(run_dir: Path, input_file: str, output: Path | None, tasks: 
     instances = index_sentences(sentences, vocab, None)
     columns = []
     for task in selected:
-        model = load_best_model(config, paths, vocab, task, schemes)
-        predicted = predict_tags(model, instances, task, vocab, config.trainer.eval_batch_size)
+        model = load_best_model(config, paths, vocab, task, schemes).to(target)
+        predicted = predict_tags(model, instances, task, vocab, config.trainer.eval_batch_size, target)
         columns.append([convert_tags(tags, schemes[task], readers[task].file_scheme) for tags in predicted])
     click.echo(f"columns: word {' '.join(selected)} (tags in each task's file scheme)", err=True)
     lines = []

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from sparse_sharing.cli.common import (
     config_options,
+    device_option,
     include_package_option,
     load_components,
     setup_console_logging,
@@ -21,6 +22,7 @@ from sparse_sharing.cli.common import (
 )
 from sparse_sharing.config.loading import load_experiment
 from sparse_sharing.config.schema import build_experiment_schema
+from sparse_sharing.devices import describe
 from sparse_sharing.errors import UserError
 from sparse_sharing.registry import ALL_KINDS, did_you_mean
 from sparse_sharing.training.model import parameter_counts
@@ -82,13 +84,14 @@ def schema_command(include_packages: tuple[str, ...]) -> None:
 @click.command("validate")
 @click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path))
 @config_options
+@device_option
 @user_errors_exit_2
 def validate_command(config_path: Path, overrides: tuple[str, ...], ext_vars: tuple[str, ...],
-                     include_packages: tuple[str, ...]) -> None:
+                     include_packages: tuple[str, ...], device: str | None) -> None:
     """Check CONFIG: validate it, read the data, build the vocabulary and model; no training."""
     setup_console_logging()
     load_components(include_packages)
-    _, config = load_experiment(config_path, ext_vars, overrides)
+    _, config = load_experiment(config_path, ext_vars, overrides, device)
     experiment = build_experiment(config)
     counts = parameter_counts(experiment.model)
     click.echo(f"{config_path}: OK")
@@ -97,6 +100,7 @@ def validate_command(config_path: Path, overrides: tuple[str, ...], ext_vars: tu
         sizes = ", ".join(f"{split} {len(s)}" for split, s in experiment.data[task].sentences.items())
         click.echo(f"  {task}: {sizes} sentences; {len(experiment.vocab.labels[task])} labels "
                    f"({experiment.data[task].tag_scheme})")
+    click.echo(f"  device: {describe(experiment.device)}")
     click.echo(f"  vocabulary: {len(experiment.vocab.words)} words, {len(experiment.vocab.chars)} characters")
     click.echo(f"  parameters: {counts['paper']:,} in the paper's convention (BiLSTM + char conv), "
                f"{counts['total']:,} in total")

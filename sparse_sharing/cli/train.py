@@ -6,6 +6,7 @@ import click
 
 from sparse_sharing.cli.common import (
     config_options,
+    device_option,
     load_components,
     setup_console_logging,
     stop_on_sigterm,
@@ -20,18 +21,20 @@ from sparse_sharing.training.pipeline import train
 @click.option("-s", "--serialization-dir", "run_dir", required=True, type=click.Path(path_type=Path),
               help="Run directory for the config, vocabulary, checkpoints, metrics, log and TensorBoard events.")
 @config_options
+@device_option
 @click.option("--resume", is_flag=True, help="Continue the interrupted run in the run directory.")
 @click.option("--force", is_flag=True, help="Delete the run directory's contents and start again.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Mask search: tasks searched in parallel processes (overrides masks.jobs).")
 @user_errors_exit_2
 def train_command(config_path: Path, run_dir: Path, overrides: tuple[str, ...], ext_vars: tuple[str, ...],
-                  include_packages: tuple[str, ...], resume: bool, force: bool, jobs: int | None) -> None:
+                  include_packages: tuple[str, ...], device: str | None, resume: bool, force: bool,
+                  jobs: int | None) -> None:
     """Train the experiment in CONFIG (Jsonnet or JSON)."""
     setup_console_logging()
     stop_on_sigterm()
     load_components(include_packages)
-    raw, config = load_experiment(config_path, ext_vars, overrides)
+    raw, config = load_experiment(config_path, ext_vars, overrides, device)
     metrics = train(raw, config, run_dir, resume=resume, force=force, include_packages=include_packages, jobs=jobs)
     for task, best in metrics["tasks"].items():
         test = f", test {best['test']:.2f}" if best.get("test") is not None else ""

@@ -22,7 +22,11 @@ def resolve_config(path: str | Path, ext_vars: Sequence[str] = (), overrides: Se
     return apply_overrides(raw, parse_overrides(overrides))
 
 
-def load_experiment(path: str | Path, ext_vars: Sequence[str] = (), overrides: Sequence[str] = ()) -> tuple[dict, Any]:
-    """The resolved JSON (to save in the run) and its validated form."""
+def load_experiment(path: str | Path, ext_vars: Sequence[str] = (), overrides: Sequence[str] = (),
+                    device: str | None = None) -> tuple[dict, Any]:
+    """The resolved JSON (to save in the run) and its validated form; ``device`` (``--device``)
+    replaces the config's, which may leave it at its default and so cannot be overridden with -o."""
     raw = resolve_config(path, ext_vars, overrides)
+    if device is not None:
+        raw = {**raw, "device": device}
     return raw, validate_experiment(raw, source=str(path))

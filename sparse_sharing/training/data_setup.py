@@ -5,7 +5,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sparse_sharing.components.data.batching import Instance, index_sentences
+from sparse_sharing.components.data.batching import IndexedDataset, index_sentences
 from sparse_sharing.components.data.conll import parse_once
 from sparse_sharing.components.data.holdout import split_off_dev
 from sparse_sharing.components.data.sentence import Sentence
@@ -22,7 +22,7 @@ SPLITS = ("train", "dev", "test")
 class TaskData:
     reader: Any
     sentences: dict[str, list[Sentence]]  # split → sentences; test may be absent
-    instances: dict[str, list[Instance]] = field(default_factory=dict)
+    instances: dict[str, IndexedDataset] = field(default_factory=dict)
 
     @property
     def tag_scheme(self) -> str:

@@ -24,8 +24,10 @@ class MultiTaskTagger(nn.Module):
         loss = self.heads[task].loss(features, batch.tags, batch.mask)
         return loss if penalty is None else loss + penalty
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def decode(self, batch: Batch, task: str) -> list[list[int]]:
+        """Best label ids per sentence. Inference mode rather than no_grad: nothing decoded here is
+        ever differentiated, and skipping autograd's bookkeeping entirely is measurably faster."""
         return self.heads[task].decode(self.sharing(batch, task), batch.mask)
 
 

@@ -13,6 +13,7 @@ import torch
 from sparse_sharing.components.data.vocabulary import Vocabulary
 from sparse_sharing.components.masks.mask_set import MaskSet, mask_path
 from sparse_sharing.config.schema import trained_tasks, validate_experiment
+from sparse_sharing.devices import resolve_device
 from sparse_sharing.errors import ConfigError, RunDirError
 from sparse_sharing.registry import CALLBACKS, MASKS
 from sparse_sharing.training.data_setup import TaskData, build_vocabulary, index_tasks, read_tasks
@@ -31,9 +32,11 @@ class Experiment:
     data: dict[str, TaskData]
     vocab: Vocabulary
     model: MultiTaskTagger
+    device: torch.device
 
 
 def build_experiment(config: Any, vocab: Vocabulary | None = None, threads: int | None = None) -> Experiment:
+    device = resolve_device(config.device)  # before any work: a missing GPU is the first thing said
     torch.set_num_threads(threads or config.num_threads)
     seed_everything(config.seed)
     tasks = trained_tasks(config)
@@ -41,8 +44,8 @@ def build_experiment(config: Any, vocab: Vocabulary | None = None, threads: int 
     if vocab is None:
         vocab = build_vocabulary(config, data)
     index_tasks(data, vocab)
-    model = build_model(config, vocab, tasks, {t: d.tag_scheme for t, d in data.items()})
-    return Experiment(config, tasks, data, vocab, model)
+    model = build_model(config, vocab, tasks, {t: d.tag_scheme for t, d in data.items()}).to(device)
+    return Experiment(config, tasks, data, vocab, model, device)
 
 
 def uses_masks(model: MultiTaskTagger) -> bool:
@@ -87,14 +90,14 @@ def train(raw_config: dict, config: Any, run_dir: Path, resume: bool = False, fo
         if trainer.epoch > trainer.num_epochs:
             raise RunDirError(f"cannot resume {paths.root} with trainer.num_epochs={trainer.num_epochs}: it has "
                               f"completed {trainer.epoch} epochs already")
-    if resume:  # a changed num_epochs or num_threads, once the state has loaded
+    if resume:  # a changed num_epochs, num_threads or device, once the state has loaded
         write_json(paths.config, raw_config)
     return trainer.train()
 
 
 def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:
     """The config a resumed run continues with: the one it started with, except that
-    `num_threads` (a property of the machine) and `trainer.num_epochs` may change. Raising the
+    `num_threads` and `device` (properties of the machine) and `trainer.num_epochs` may change. Raising the
     epochs extends a run (the schedules depend on the epoch reached, not on the total, so an
     extended run equals one planned that long); lowering them to the epochs done closes an
     interrupted run as finished."""
@@ -106,14 +109,15 @@ def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:
     saved_dump, new_dump = saved.model_dump(), config.model_dump()
     saved_dump["trainer"]["num_epochs"] = after
     saved_dump["num_threads"] = config.num_threads
+    saved_dump["device"] = config.device
     if saved_dump != new_dump:
         raise RunDirError(
             f"cannot resume {paths.root}: the config differs from the one the run started with "
             f"({paths.config}); resume with the same config and overrides (only trainer.num_epochs "
-            f"and num_threads may change), or start a new run"
+            f", num_threads and device may change), or start a new run"
         )
-    logger.info("resuming %s with %d epochs (was %d), %d torch threads", paths.root, after, before,
-                config.num_threads)
+    logger.info("resuming %s with %d epochs (was %d), %d torch threads, device %s", paths.root, after, before,
+                config.num_threads, config.device)
     return config
 
 

@@ -18,6 +18,7 @@ import torch
 from sparse_sharing.components.callbacks.base import Callback
 from sparse_sharing.components.data.batching import BatchStream
 from sparse_sharing.components.data.tag_schemes import convert_tags
+from sparse_sharing.devices import describe, resolve_device
 from sparse_sharing.registry import LR_SCHEDULERS, OPTIMIZERS, SAMPLERS
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.evaluation import predict_tags, score
@@ -52,7 +53,8 @@ class Trainer:
         self.paths = paths
         self.callbacks = callbacks
         self.tasks = tasks
-        self.device = torch.device("cpu")
+        self.device = resolve_device(config.device)
+        model.to(self.device)
         batch_size = self.trainer_config.batch_size
         self.streams = {
             task: BatchStream(data[task].instances["train"], batch_size, config.seed, stream_id)
@@ -65,6 +67,7 @@ class Trainer:
                                       sizes={t: s.batches_per_pass for t, s in self.streams.items()},
                                       seed=config.seed)
         trainable = [p for p in model.parameters() if p.requires_grad]
+        self.trainable = trainable
         self.optimizers = model.sharing.build_optimizers(
             lambda params: OPTIMIZERS.build(self.trainer_config.optimizer, params=params), trainable, tasks)
         self.distinct_optimizers = list({id(o): o for o in self.optimizers.values()}.values())
@@ -82,6 +85,7 @@ class Trainer:
 
     # ----------------------------------------------------------------- loop
     def train(self) -> dict[str, Any]:
+        logger.info("device: %s", describe(self.device))
         for callback in self.callbacks:
             callback.on_train_start(self)
         started = time.monotonic() - self.elapsed
@@ -124,11 +128,13 @@ class Trainer:
         loss.backward()
         clipping = self.trainer_config.grad_clipping
         if clipping is not None:
-            params = [p for p in self.model.parameters() if p.grad is not None]
+            # foreach: one fused pass over all gradients instead of a kernel per tensor; the same
+            # norm and scaling, summed in another order.
+            params = [p for p in self.trainable if p.grad is not None]
             if clipping.type == "norm":
-                torch.nn.utils.clip_grad_norm_(params, clipping.max)
+                torch.nn.utils.clip_grad_norm_(params, clipping.max, foreach=True)
             else:
-                torch.nn.utils.clip_grad_value_(params, clipping.max)
+                torch.nn.utils.clip_grad_value_(params, clipping.max, foreach=True)
         self.model.sharing.step(task, self.optimizers[task])
         self.step += 1
         loss_value = float(loss.detach())
@@ -190,6 +196,7 @@ class Trainer:
             "epochs_completed": self.epoch,
             "steps": self.step,
             "training_seconds": round(self.elapsed, 1),
+            "device": describe(self.device),
             "parameters": parameter_counts(self.model),
             "tasks": self.best,
             **self.extra_metrics,
@@ -211,7 +218,8 @@ class Trainer:
             "best": self.best,
             "best_mean": self.best_mean,
             "callbacks": [c.state_dict() for c in self.callbacks],
-            "rng": {"torch": torch.get_rng_state(), "numpy": _numpy_state(), "python": _python_state()},
+            "rng": {"torch": torch.get_rng_state(), "numpy": _numpy_state(), "python": _python_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []},
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -230,6 +238,17 @@ class Trainer:
         torch.set_rng_state(state["rng"]["torch"])
         np.random.set_state(_numpy_from(state["rng"]["numpy"]))
         random.setstate(_python_from(state["rng"]["python"]))
+        _restore_cuda_rng(state["rng"].get("cuda", []))
+
+
+def _restore_cuda_rng(states: list[torch.Tensor]) -> None:
+    """A GPU run resumed on the same GPUs continues the same dropout draws. Resumed on a machine
+    with fewer GPUs or none, the CUDA states saved for missing devices cannot apply and are dropped:
+    such a resume continues correctly but not bit-identically (see the README)."""
+    if not states or not torch.cuda.is_available():
+        return
+    for index, cuda_state in enumerate(states[: torch.cuda.device_count()]):
+        torch.cuda.set_rng_state(cuda_state, index)
 
 
 # The safe checkpoint loader reads tensors, lists, dicts and scalars only, so RNG states are

@@ -9,6 +9,7 @@ from torch import nn
 
 from sparse_sharing.components.data.batching import Batch
 from sparse_sharing.components.data.vocabulary import Vocabulary
+from sparse_sharing.components.dropout import Dropout
 from sparse_sharing.registry import TOKEN_EMBEDDERS, ComponentConfig
 
 
@@ -30,17 +31,28 @@ class CharCNN(nn.Module):
         with torch.no_grad():
             self.embedding.weight.uniform_(-scale, scale)
             self.embedding.weight[0].zero_()
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = Dropout(config.dropout)
         self.conv = nn.Conv1d(config.char_dim, config.num_filters, config.kernel_size,
                               padding=config.kernel_size // 2)
 
     def forward(self, batch: Batch) -> torch.Tensor:
         b, t, c = batch.chars.shape
         chars = batch.chars.view(b * t, c)
-        x = self.dropout(self.embedding(chars)).transpose(1, 2)  # [B*T, D, C]
+        if (self.training and self.dropout.p > 0) or batch.spellings is None:
+            return self._encode(chars).view(b, t, -1)
+        # Without dropout a token's vector depends on its spelling alone: encode each distinct
+        # spelling of the batch once (decoding a batch of 256 sentences repeats most words).
+        spellings = batch.spellings.reshape(-1)
+        distinct, token_spelling = torch.unique(spellings, return_inverse=True)
+        some_token = torch.empty_like(distinct).scatter_(0, token_spelling, torch.arange(
+            spellings.numel(), device=spellings.device))
+        return self._encode(chars[some_token])[token_spelling].view(b, t, -1)
+
+    def _encode(self, chars: torch.Tensor) -> torch.Tensor:
+        """[N, C] char ids → [N, filters]: max over the word of the conv of its char embeddings."""
+        x = self.dropout(self.embedding(chars)).transpose(1, 2)  # [N, D, C]
         x = self.conv(x)
         # Padding characters must not win the max: push them to -inf first.
         char_mask = (chars != 0).unsqueeze(1)
         x = x.masked_fill(~char_mask, float("-inf")).max(dim=2).values
-        x = torch.where(torch.isinf(x), torch.zeros_like(x), x)  # padded tokens have no chars
-        return x.view(b, t, -1)
+        return torch.where(torch.isinf(x), torch.zeros_like(x), x)  # padded tokens have no chars

@@ -86,8 +86,9 @@ class MaskSet:
 
     @classmethod
     def all_ones(cls, params: Mapping[str, torch.Tensor], tasks: Iterable[str]) -> "MaskSet":
-        """Every entry kept: the starting point of a search, and hard sharing as a mask set."""
-        return cls({task: {name: torch.ones_like(p, dtype=torch.bool) for name, p in params.items()}
+        """Every entry kept: the starting point of a search, and hard sharing as a mask set. On the CPU,
+        where every mask lives, whatever device ``params`` are on."""
+        return cls({task: {name: torch.ones(p.shape, dtype=torch.bool) for name, p in params.items()}
                     for task in tasks})
 
     @property

@@ -1,4 +1,9 @@
-"""Optimizers and learning-rate schedules named in the trainer config."""
+"""Optimizers and learning-rate schedules named in the trainer config.
+
+The optimizers use torch's ``foreach`` implementation on every device (torch picks it only on
+CUDA by default): one call over all tensors instead of a Python loop over them, the same
+arithmetic per entry.
+"""
 from __future__ import annotations
 
 from typing import Iterable, Literal
@@ -20,7 +25,7 @@ class SGDConfig(ComponentConfig):
 @OPTIMIZERS.register("sgd", config=SGDConfig)
 def build_sgd(config: SGDConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay,
-                           nesterov=config.nesterov)
+                           nesterov=config.nesterov, foreach=True)
 
 
 class AdamConfig(ComponentConfig):
@@ -34,7 +39,7 @@ class AdamConfig(ComponentConfig):
 @OPTIMIZERS.register("adam", config=AdamConfig)
 def build_adam(config: AdamConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
     return torch.optim.Adam(params, lr=config.lr, betas=config.betas, eps=config.eps,
-                            weight_decay=config.weight_decay)
+                            weight_decay=config.weight_decay, foreach=True)
 
 
 class AdamWConfig(ComponentConfig):
@@ -48,7 +53,7 @@ class AdamWConfig(ComponentConfig):
 @OPTIMIZERS.register("adamw", config=AdamWConfig)
 def build_adamw(config: AdamWConfig, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
     return torch.optim.AdamW(params, lr=config.lr, betas=config.betas, eps=config.eps,
-                             weight_decay=config.weight_decay)
+                             weight_decay=config.weight_decay, foreach=True)
 
 
 class InverseTimeConfig(ComponentConfig):

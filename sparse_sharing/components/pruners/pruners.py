@@ -50,7 +50,13 @@ class Pruner:
         return (1.0 - self.rate) ** rounds_done
 
     def prune(self, weights: Mapping[str, torch.Tensor], mask: Mapping[str, torch.Tensor]) -> Masks:
-        """A new mask (True = kept) with ``rate`` of ``mask``'s kept entries removed; inputs are not modified."""
+        """A new mask (True = kept) with ``rate`` of ``mask``'s kept entries removed; inputs are not modified.
+
+        Computed on the CPU whatever device trained the weights: masks live on the CPU (in mask
+        sets and files), and a GPU-trained search then prunes exactly as a CPU one would.
+        """
+        weights = {name: w.detach().cpu() for name, w in weights.items()}
+        mask = {name: m.cpu() for name, m in mask.items()}
         _check_matching(weights, mask)
         counts = removal_counts(weights, mask, self.rate, self.config.scope)
         scores = self.scores(weights, mask)

@@ -16,16 +16,17 @@ any optimizer. A zero gradient alone does not ensure that: momentum carries earl
 and weight decay (coupled, or AdamW's decoupled) moves weights with no gradient at all. So
   1. each task has its own optimizer, with its own state (the authors shared one SGD with
      momentum, so task u's momentum moved task t's pruned weights on t's steps);
-  2. ``step`` zeroes the gradient of every masked tensor outside M_t before the update (also
-     clearing whatever a loss term on the raw weights put there), so the task's optimizer
-     state stays clean;
+  2. ``step`` zeroes the gradient of every masked tensor outside M_t before the update, so the
+     task's optimizer state stays clean;
   3. ``step`` then puts back the pre-step value of every entry outside M_t, which undoes weight
      decay and any other update the optimizer makes without a gradient.
-Step (3) costs a copy of every masked tensor per step, so it is skipped where it provably
-changes nothing: SGD, Adam and AdamW with no weight decay move an entry whose gradient and
-state are zero by exactly zero. The state outside M_t is zero once the task's first step after
-``set_masks`` (or a resume) has run the full path and cleared it, and stays zero because only
-masked gradients feed it. Any other optimizer, or any weight decay, keeps the full path.
+Steps (2) and (3) cost a pass over every masked tensor per step, so they are skipped where they
+provably change nothing: the forward reads a masked W only as W ⊙ M_t, so autograd's gradient
+is exactly zero outside M_t (no loss term of these strategies reads the raw weights), and SGD,
+Adam and AdamW with no weight decay move an entry whose gradient and state are zero by exactly
+zero. The state outside M_t is zero once the task's first step after ``set_masks`` (or a
+resume) has run the full path and cleared it, and stays zero because only masked gradients feed
+it. Any other optimizer, or any weight decay, keeps the full path.
 Unmasked parameters (embeddings, biases) are shared densely, as in hard sharing. The price of
 (1) is that with momentum or Adam, all-ones masks give per-task optimizer state where ``hard``
 shares one: the same updates as ``hard`` for one task or for stateless SGD, not otherwise.
@@ -60,16 +61,25 @@ class MaskedSharingConfig(ComponentConfig):
 
 
 class TaskMasks(nn.Module):
-    """One task's masks as bool buffers, so that ``state_dict`` saves and restores them."""
+    """One task's masks as bool buffers, so that ``state_dict`` saves and restores them, each with a
+    copy in the weights' dtype for the forward: W * bool would convert the mask on every call.
+    The copies are non-persistent buffers (they follow ``.to(device)``, stay out of checkpoints)
+    and are refreshed whenever the bool masks change: ``assign`` and ``load_state_dict``."""
 
     def __init__(self, shapes: Mapping[str, Shape]) -> None:
         super().__init__()
         self.names = list(shapes)
         for name, shape in shapes.items():
             self.register_buffer(_buffer_key(name), torch.ones(shape, dtype=torch.bool))
+            self.register_buffer(_multiplier_key(name), torch.ones(shape), persistent=False)
+        self.register_load_state_dict_post_hook(lambda module, _: module._refresh_multipliers())
 
     def get(self, name: str) -> torch.Tensor:
         return getattr(self, _buffer_key(name))
+
+    def multiplier(self, name: str) -> torch.Tensor:
+        """The mask as 0/1 in the weights' dtype: what the forward multiplies the weight by."""
+        return getattr(self, _multiplier_key(name))
 
     def as_dict(self) -> dict[str, torch.Tensor]:
         return {name: self.get(name) for name in self.names}
@@ -78,6 +88,12 @@ class TaskMasks(nn.Module):
     def assign(self, masks: Mapping[str, torch.Tensor]) -> None:
         for name in self.names:
             self.get(name).copy_(masks[name])
+        self._refresh_multipliers()
+
+    @torch.no_grad()
+    def _refresh_multipliers(self) -> None:
+        for name in self.names:
+            self.multiplier(name).copy_(self.get(name))
 
 
 class MaskedSharing(SharingStrategy):
@@ -141,7 +157,7 @@ class MaskedSharing(SharingStrategy):
     def forward(self, batch: Batch, task: str) -> torch.Tensor:
         trunk = self.trunk_of(task)
         masks = self.masks[task]
-        masked = {name: trunk.get_parameter(name) * masks.get(name) for name in self.masked_names}
+        masked = {name: trunk.get_parameter(name) * masks.multiplier(name) for name in self.masked_names}
         return functional_call(trunk, masked, (batch,))
 
     def output_dim(self, task: str) -> int:
@@ -156,16 +172,16 @@ class MaskedSharing(SharingStrategy):
 
     def step(self, task: str, optimizer: torch.optim.Optimizer) -> None:
         """The optimizer's step, confined to M_t on the masked tensors (see the module's no-leak policy)."""
+        gradient_only = _moves_only_by_gradient(optimizer)
+        if gradient_only and task in self._clean_state:
+            optimizer.step()
+            return
         masks = self.masks[task].as_dict()
         weights = self.prunable_weights(task)
-        gradient_only = _moves_only_by_gradient(optimizer)
         with torch.no_grad():
             for name, weight in weights.items():
                 if weight.grad is not None:
                     weight.grad.masked_fill_(~masks[name], 0.0)
-            if gradient_only and task in self._clean_state:
-                optimizer.step()
-                return
             before = {name: weight.detach().clone() for name, weight in weights.items()}
             optimizer.step()
             for name, weight in weights.items():
@@ -235,3 +251,7 @@ def _moves_only_by_gradient(optimizer: torch.optim.Optimizer) -> bool:
 def _buffer_key(name: str) -> str:
     """Buffer names cannot contain dots."""
     return name.replace(".", "__")
+
+
+def _multiplier_key(name: str) -> str:
+    return f"{_buffer_key(name)}__multiplier"

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from sparse_sharing.components.data.batching import Batch
+from sparse_sharing.components.dropout import Dropout
 
 TrunkFactory = Callable[[], "Trunk"]
 
@@ -15,7 +16,7 @@ class Trunk(nn.Module):
     def __init__(self, embedders: list[nn.Module], embedding_dropout: float, encoder: nn.Module) -> None:
         super().__init__()
         self.embedders = nn.ModuleList(embedders)
-        self.embedding_dropout = nn.Dropout(embedding_dropout)
+        self.embedding_dropout = Dropout(embedding_dropout)
         self.encoder = encoder
         self.output_dim: int = encoder.output_dim
 

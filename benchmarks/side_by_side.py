@@ -1,0 +1,209 @@
+"""The project's training step and decoding against plain PyTorch (`reference.py`), side by side.
+
+Why: a framework that trains slower than the loop a user would write by hand is a tax on every
+comparison it exists to make. This runs, on identical batches of CoNLL-2003-shaped sentences
+(see `common.py`), the project's real `Trainer` step for hard sharing over pos/chunk/ner, for
+sparse sharing with masks near the paper's kept fractions (~50 %), and for single-task NER, each
+against the plain network training on the same batches in the same order; then decoding of NER
+(the project's `predict_tags` against the reference's collate + Viterbi). Variants run in
+windows whose order rotates, so drift on a shared machine hits both sides alike; the figure per
+variant is the median over windows of (project tokens/s ÷ reference tokens/s). A measurement,
+not a test:
+
+    python benchmarks/side_by_side.py --threads 1 [--device cuda] [--json]
+
+With `--json` the last line is one JSON object: `train_hard`, `train_sparse`, `train_single`,
+`decode` (ratios of tokens/s, > 1 = project faster) and `sparse_over_hard` (step-time ratio).
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import TASKS, benchmark_parser, experiment_config, prepare  # noqa: E402
+from reference import PlainDataset, PlainTagger, sgd, train_step  # noqa: E402
+from sparse_step_time import paper_like_masks  # noqa: E402
+
+from sparse_sharing.components.data.batching import index_sentences  # noqa: E402
+from sparse_sharing.components.data.sentence import Sentence  # noqa: E402
+from sparse_sharing.components.data.vocabulary import Vocabulary  # noqa: E402
+from sparse_sharing.config.schema import validate_experiment  # noqa: E402
+from sparse_sharing.training.data_setup import TaskData  # noqa: E402
+from sparse_sharing.training.evaluation import predict_tags  # noqa: E402
+from sparse_sharing.training.model import build_model  # noqa: E402
+from sparse_sharing.training.run_dir import RunPaths  # noqa: E402
+from sparse_sharing.training.trainer import Trainer  # noqa: E402
+
+# CoNLL-2003 train: 203,621 tokens; a joint epoch sees every sentence once per task.
+CONLL03_TRAIN_TOKENS = 203_621
+
+
+def project_trainer(sentences: list[Sentence], vocab: Vocabulary, tasks: tuple[str, ...], sharing: str,
+                    batch_size: int, device: str, run_dir: Path) -> Trainer:
+    """The project's trainer over ``sentences`` (every task reads the same ones), seed 0."""
+    raw = experiment_config(batch_size, sharing)
+    raw["tasks"] = {t: raw["tasks"][t] for t in tasks}
+    raw["device"] = device
+    config = validate_experiment(raw)
+    torch.manual_seed(0)
+    model = build_model(config, vocab, list(tasks), {t: "bio" for t in tasks})
+    if sharing == "sparse":
+        model.sharing.set_masks(paper_like_masks(model))
+    data = {t: TaskData(None, {"train": sentences}, {"train": index_sentences(sentences, vocab, t)}) for t in tasks}
+    trainer = Trainer(config, model, data, vocab, RunPaths(run_dir), [], list(tasks))
+    model.train()
+    return trainer
+
+
+def batch_plan(trainer: Trainer, steps: int) -> list[tuple[str, list[int]]]:
+    """The (task, sentence indices) the trainer's next ``steps`` steps will take; sampling and batch
+    order depend on the seed alone, so a twin built the same way tells them without training."""
+    plan = []
+    for _ in range(steps):
+        task = trainer.sampler.next_task()
+        plan.append((task, trainer.streams[task].next_batch().indices))
+    return plan
+
+
+def reference_model(vocab: Vocabulary, tasks: tuple[str, ...], device: torch.device) -> PlainTagger:
+    torch.manual_seed(0)
+    return PlainTagger(len(vocab.words), len(vocab.chars), {t: len(vocab.labels[t]) for t in tasks}).to(device)
+
+
+def plain_dataset(sentences: list[Sentence], vocab: Vocabulary, task: str) -> PlainDataset:
+    return PlainDataset([[vocab.word_id(w) for w in s.words] for s in sentences],
+                        [[vocab.char_ids(w[:30]) for w in s.words] for s in sentences],
+                        [[vocab.label_id(task, t) for t in s.tags] for s in sentences])
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(device: torch.device, work: Callable[[], None]) -> float:
+    synchronize(device)
+    began = time.perf_counter()
+    work()
+    synchronize(device)
+    return time.perf_counter() - began
+
+
+def training_ratios(args, sentences, vocab, tasks: tuple[str, ...], sharings: tuple[str, ...],
+                    device: torch.device, run_dir: Path
+                    ) -> tuple[dict[str, tuple[list[float], float, int]], list[dict[str, float]]]:
+    """Per sharing strategy: per window, project tokens/s ÷ reference tokens/s, and the project's
+    seconds and tokens in all. The strategies and the reference all take the same batches (one
+    seed, one task list) in windows whose order rotates, so they also compare with each other."""
+    trainers = {sharing: project_trainer(sentences, vocab, tasks, sharing, args.batch_size, args.device,
+                                         run_dir / sharing) for sharing in sharings}
+    twin = project_trainer(sentences, vocab, tasks, sharings[0], args.batch_size, args.device, run_dir / "twin")
+    total = args.warmup + args.steps
+    plan = batch_plan(twin, total)
+    lengths = [len(s.words) for s in sentences]
+    model = reference_model(vocab, tasks, device)
+    optimizer = sgd(model)
+    datasets = {t: plain_dataset(sentences, vocab, t) for t in tasks}
+
+    def project(trainer: Trainer) -> Callable[[list], None]:
+        def steps(window: list[tuple[str, list[int]]]) -> None:
+            for _ in window:
+                trainer._train_step()
+        return steps
+
+    def reference(window: list[tuple[str, list[int]]]) -> None:
+        for task, indices in window:
+            train_step(model, optimizer, datasets[task].collate(indices, device), task)
+
+    sides = [(sharing, project(trainer)) for sharing, trainer in trainers.items()] + [("reference", reference)]
+    for _, run in sides:
+        run(plan[:args.warmup])
+    ratios: dict[str, list[float]] = {sharing: [] for sharing in sharings}
+    seconds_in_all = dict.fromkeys(sharings, 0.0)
+    tokens_in_all = 0
+    window_seconds: list[dict[str, float]] = []
+    for number, start in enumerate(range(args.warmup, total, args.window)):
+        window = plan[start:start + args.window]
+        shift = number % len(sides)
+        seconds = {name: timed(device, lambda: run(window)) for name, run in sides[shift:] + sides[:shift]}
+        tokens = sum(lengths[i] for _, indices in window for i in indices)
+        for sharing in sharings:
+            ratios[sharing].append(seconds["reference"] / seconds[sharing])
+            seconds_in_all[sharing] += seconds[sharing]
+        tokens_in_all += tokens
+        window_seconds.append(seconds)
+    return {sharing: (ratios[sharing], seconds_in_all[sharing], tokens_in_all) for sharing in sharings}, window_seconds
+
+
+def decoding_ratios(args, sentences, vocab, device: torch.device, run_dir: Path) -> list[float]:
+    trainer = project_trainer(sentences, vocab, ("ner",), "hard", args.batch_size, args.device, run_dir / "decode")
+    instances = trainer.data["ner"].instances["train"]
+    model = reference_model(vocab, ("ner",), device)
+    dataset = plain_dataset(sentences, vocab, "ner")
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i].words))
+
+    def project() -> None:
+        predict_tags(trainer.model, instances, "ner", vocab, args.eval_batch_size, trainer.device)
+
+    def reference() -> None:
+        model.eval()
+        labels = vocab.labels["ner"]
+        for start in range(0, len(order), args.eval_batch_size):
+            chunk = order[start:start + args.eval_batch_size]
+            for ids in model.decode(dataset.collate(chunk, device), "ner"):
+                [labels[i] for i in ids]
+
+    project(), reference()
+    ratios = []
+    for number in range(args.decode_repeats):
+        order_ = [("project", project), ("reference", reference)]
+        seconds = dict((name, timed(device, run)) for name, run in order_[number % 2:] + order_[:number % 2])
+        ratios.append(seconds["reference"] / seconds["project"])
+    return ratios
+
+
+def main() -> None:
+    parser = benchmark_parser(__doc__.splitlines()[0], "Timed training steps of each variant (after --warmup).")
+    parser.add_argument("--warmup", type=int, default=20, help="Untimed steps of each side first.")
+    parser.add_argument("--window", type=int, default=20, help="Steps one side runs before the other.")
+    parser.add_argument("--eval-batch-size", type=int, default=256)
+    parser.add_argument("--decode-repeats", type=int, default=5, help="Timed decoding passes of each side.")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N.")
+    parser.add_argument("--json", action="store_true", help="End with the median ratios as one JSON line.")
+    args = parser.parse_args()
+    sentences, source, vocab = prepare(args)
+    device = torch.device(args.device)
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        joint, windows = training_ratios(args, sentences, vocab, TASKS, ("hard", "sparse"), device, Path(tmp))
+        single, _ = training_ratios(args, sentences, vocab, ("ner",), ("hard",), device, Path(tmp) / "single")
+        results["train_hard"] = statistics.median(joint["hard"][0])
+        results["train_sparse"] = statistics.median(joint["sparse"][0])
+        results["train_single"] = statistics.median(single["hard"][0])
+        results["decode"] = statistics.median(decoding_ratios(args, sentences, vocab, device, Path(tmp)))
+    # Step time of sparse over hard, window by window: both ran the same batches in the same windows.
+    results["sparse_over_hard"] = statistics.median(w["sparse"] / w["hard"] for w in windows)
+    hard_seconds, hard_tokens = joint["hard"][1], joint["hard"][2]
+
+    print(f"data: {source}; {len(sentences)} sentences; batch {args.batch_size}; device {device}; "
+          f"torch threads {args.threads}; {args.steps} timed steps per variant in windows of {args.window}")
+    print(f"{'variant':<14}{'project ÷ reference (tokens/s, median)':>40}")
+    for name in ("train_hard", "train_sparse", "train_single", "decode"):
+        print(f"{name:<14}{results[name]:>40.3f}")
+    print(f"{'sparse step ÷ hard step (median)':<30}{results['sparse_over_hard']:>24.3f}")
+    epoch = 3 * CONLL03_TRAIN_TOKENS * hard_seconds / hard_tokens
+    print(f"estimated joint CoNLL-2003 epoch of hard sharing (training only): {epoch:.0f} s")
+    if args.json:
+        print(json.dumps({k: round(v, 4) for k, v in results.items()}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""Which torch device a run uses: the config's ``device`` (or ``--device``) resolved once.
+
+Why one place: every part of a run (model, batches, masks, pruners, warm-up, search rounds,
+evaluation) must agree on the device, and asking for a GPU that is not there must be one clear
+error before anything is written, not a CUDA traceback halfway through a search.
+"""
+from __future__ import annotations
+
+import re
+
+import torch
+
+from sparse_sharing.errors import ConfigError
+
+DEVICE_PATTERN = r"^(auto|cpu|cuda(:\d+)?)$"
+
+
+def resolve_device(spec: str) -> torch.device:
+    """``auto`` is CUDA where available, else the CPU; ``cuda``/``cuda:N`` must exist."""
+    if not re.match(DEVICE_PATTERN, spec):
+        raise ConfigError(f"device '{spec}' is not one of auto, cpu, cuda, cuda:N")
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(spec)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device '{spec}' was asked for but CUDA is not available on this machine "
+                              f"(torch {torch.__version__}, built {'with' if torch.backends.cuda.is_built() else 'without'}"
+                              f" CUDA); use --device cpu or --device auto")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(f"device '{spec}' does not exist: this machine has {torch.cuda.device_count()} "
+                              f"CUDA device(s), cuda:0 to cuda:{torch.cuda.device_count() - 1}")
+    return device
+
+
+def describe(device: torch.device) -> str:
+    """The device for logs and metrics.json: its name and, for a GPU, the card."""
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return str(device)
