@@ -119,7 +119,7 @@ def read_run(path: Path, epochs: int | None = None) -> Run | Skipped:
     try:
         metrics = json.loads(paths.metrics.read_text(encoding="utf-8"))
         config = json.loads(paths.config.read_text(encoding="utf-8"))
-        tasks = tuple(config["train_tasks"] or config["tasks"])
+        tasks = tuple(config.get("train_tasks") or config["tasks"])
         if epochs is None:
             if not metrics["finished"]:
                 return Skipped(path, f"unfinished: epoch {metrics['epochs_completed']} of "

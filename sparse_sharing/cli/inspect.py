@@ -22,6 +22,7 @@ from sparse_sharing.cli.common import (
 )
 from sparse_sharing.config.loading import load_experiment
 from sparse_sharing.config.schema import build_experiment_schema
+from sparse_sharing.config.sweep import SweepConfig
 from sparse_sharing.devices import describe
 from sparse_sharing.errors import UserError
 from sparse_sharing.registry import ALL_KINDS, did_you_mean
@@ -73,12 +74,14 @@ def components_command(kind: str | None, include_packages: tuple[str, ...]) -> N
 
 
 @click.command("schema")
+@click.option("--sweep", is_flag=True, help="The schema of a sweep file (`ssl sweep`) instead.")
 @include_package_option
 @user_errors_exit_2
-def schema_command(include_packages: tuple[str, ...]) -> None:
+def schema_command(sweep: bool, include_packages: tuple[str, ...]) -> None:
     """Print the JSON schema of the experiment config (with your plugins' components)."""
     load_components(include_packages)
-    click.echo(json.dumps(build_experiment_schema().model_json_schema(), indent=2))
+    schema = SweepConfig if sweep else build_experiment_schema()
+    click.echo(json.dumps(schema.model_json_schema(), indent=2))
 
 
 @click.command("validate")

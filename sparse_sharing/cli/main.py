@@ -7,6 +7,7 @@ from sparse_sharing.cli.compare import compare_command
 from sparse_sharing.cli.evaluate import evaluate_command, predict_command
 from sparse_sharing.cli.inspect import components_command, schema_command, validate_command
 from sparse_sharing.cli.masks import masks_command
+from sparse_sharing.cli.sweep import sweep_command
 from sparse_sharing.cli.train import train_command
 
 
@@ -17,7 +18,7 @@ def cli() -> None:
 
 
 for command in (train_command, validate_command, evaluate_command, predict_command, components_command,
-                schema_command, masks_command, compare_command):
+                schema_command, masks_command, compare_command, sweep_command):
     cli.add_command(command)
 
 

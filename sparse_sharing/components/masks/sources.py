@@ -68,6 +68,16 @@ class MaskSearchConfig(ComponentConfig):
     def num_rounds(self) -> int:
         return self.rounds if self.rounds is not None else self.pruner.rounds
 
+    def round_steps(self, batches: int) -> int:
+        """Training steps of one round for a task with ``batches`` training batches a pass."""
+        if self.steps_per_round is not None:
+            return self.steps_per_round
+        return max(1, round(self.epochs_per_round * batches))
+
+    def estimated_steps(self, batches: dict[str, int]) -> int:
+        """Steps of the whole search (warm-up and every round of every task), for planning a sweep."""
+        return self.warmup_steps + sum((self.num_rounds + 1) * self.round_steps(b) for b in batches.values())
+
 
 class FromRunConfig(ComponentConfig):
     type: Literal["from_run"]

@@ -1,0 +1,157 @@
+"""`ssl sweep`: every run of a sweep file, in parallel, resumable, then the results table."""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import click
+from rich.console import Console
+from rich.live import Live
+from rich.markup import escape
+from rich.table import Table
+
+from sparse_sharing.analysis.compare import compare, to_markdown
+from sparse_sharing.cli.common import include_package_option, load_components, stop_on_sigterm, user_errors_exit_2
+from sparse_sharing.config.sweep import PlannedRun, load_sweep
+from sparse_sharing.errors import UserError
+from sparse_sharing.training.sweep.local import LocalExecutor, cpu_slots, gpu_slots
+from sparse_sharing.training.sweep.paths import SweepPaths
+from sparse_sharing.training.sweep.ray_executor import RayExecutor
+from sparse_sharing.training.sweep.runner import RunOptions, run_sweep, statuses
+from sparse_sharing.training.sweep.state import RunStatus, State
+
+
+def _epoch(status: RunStatus) -> str:
+    return "" if status.epoch is None else f"{status.epoch}/{status.num_epochs}"
+
+
+def _best_dev(status: RunStatus) -> str:
+    return ", ".join(f"{task} {score:.2f}" for task, score in status.best_dev.items())
+
+
+def _line(run: PlannedRun, status: RunStatus) -> str:
+    parts = [status.state.value]
+    if status.epoch is not None:
+        parts.append(f"epoch {_epoch(status)}")
+    if status.best_dev:
+        parts.append(f"best dev {_best_dev(status)}")
+    if status.message:
+        parts.append(status.message)
+    return f"{run.key}: " + "; ".join(parts)
+
+
+def state_table(runs: Sequence[PlannedRun], states: Sequence[RunStatus]) -> Table:
+    table = Table("run", "seed", "state", "epoch", "best dev", "note", title_justify="left")
+    for run, status in zip(runs, states):
+        table.add_row(escape(run.name), str(run.seed), status.state.value, _epoch(status),
+                      escape(_best_dev(status)), escape(status.message))
+    return table
+
+
+class Progress:
+    """On a terminal, one live line a run; otherwise a log line whenever a run's state or epoch moves."""
+
+    def __init__(self, runs: Sequence[PlannedRun]) -> None:
+        self.runs = runs
+        self.console = Console(stderr=True)
+        self.live = Live(console=self.console, refresh_per_second=2) if self.console.is_terminal else None
+        self.last: dict[str, tuple] = {}
+
+    def __enter__(self) -> "Progress":
+        if self.live is not None:
+            self.live.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+    def refresh(self, states: list[RunStatus]) -> None:
+        if self.live is not None:
+            self.live.update(state_table(self.runs, states))
+            return
+        for run, status in zip(self.runs, states):
+            seen = (status.state, status.epoch, status.message if status.state is State.FAILED else "")
+            if self.last.get(run.key) != seen:
+                self.last[run.key] = seen
+                click.echo(f"{time.strftime('%H:%M:%S')} {_line(run, status)}", err=True)
+
+
+def _executor(name: str, address: str | None, workers: int | None, threads: int, runs_per_gpu: int | None):
+    if address is not None and name != "ray":
+        raise UserError("--address names a Ray cluster: use it with --executor ray")
+    if name == "ray":
+        local_cpus = (workers or os.cpu_count() or 1) * threads
+        return RayExecutor(address, local_cpus, None if runs_per_gpu else 0)
+    if runs_per_gpu is None:
+        return LocalExecutor(cpu_slots(workers or os.cpu_count() or 1))
+    import torch
+
+    num_gpus = torch.cuda.device_count()
+    if num_gpus == 0:
+        raise UserError("--runs-per-gpu: no CUDA GPU is visible on this machine")
+    slots = gpu_slots(num_gpus, runs_per_gpu)
+    return LocalExecutor(slots[:workers] if workers else slots)
+
+
+@click.command("sweep")
+@click.argument("sweep_path", metavar="SWEEP_FILE", type=click.Path(path_type=Path))
+@click.option("--ext-var", "ext_vars", multiple=True, metavar="NAME=VALUE",
+              help="Value for std.extVar(NAME) in the sweep file (repeatable).")
+@click.option("--output", type=click.Path(path_type=Path), help="Directory of the runs; replaces the file's `output`.")
+@click.option("--workers", type=click.IntRange(min=1), metavar="N",
+              help="Runs at a time. Default: the number of cores; with --runs-per-gpu, K per GPU.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="torch threads of each run (its num_threads).")
+@click.option("--runs-per-gpu", type=click.IntRange(min=1), metavar="K",
+              help="Train on GPUs, K runs sharing each card (each run's `device` is set to cuda).")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: a pool of worker processes here. ray: each run a Ray task "
+                   "(pip install 'sparse-sharing[ray]').")
+@click.option("--address", metavar="ADDRESS",
+              help="With --executor ray: the cluster to join (e.g. ray://head:10001 or auto); "
+                   "default: start a Ray instance here of --workers × --threads CPUs.")
+@click.option("--retry-failed", is_flag=True, help="Run the runs whose last attempt failed again.")
+@click.option("--status", "status_only", is_flag=True, help="Print each run's state and exit; runs nothing.")
+@click.option("--baseline", metavar="NAME", help="Passed to the final `ssl compare` table: differences from row NAME.")
+@include_package_option
+@user_errors_exit_2
+def sweep_command(sweep_path: Path, ext_vars: tuple[str, ...], output: Path | None, workers: int | None,
+                  threads: int, runs_per_gpu: int | None, executor: str, address: str | None, retry_failed: bool,
+                  status_only: bool, baseline: str | None, include_packages: tuple[str, ...]) -> None:
+    """Run every (run, seed) of SWEEP_FILE, largest first, each an ordinary run directory
+    <output>/<name>/seed-<seed>; then print the `ssl compare` table of the sweep (one row per run name).
+
+    Calling it again continues the sweep: finished runs are skipped, interrupted ones resumed
+    (`ssl train --resume`), failed ones reported with their error and left alone unless
+    --retry-failed. Each run's output is in <output>/.sweep/<name>/seed-<seed>.log. Exit code 1 if
+    any run has failed.
+    """
+    load_components(include_packages)
+    sweep, runs = load_sweep(sweep_path, ext_vars, output, threads, "cuda" if runs_per_gpu else None)
+    root = Path(output) if output is not None else Path(sweep.output)
+    if status_only:
+        Console(soft_wrap=False).print(state_table(runs, statuses(runs, SweepPaths(root))))
+        return
+    runner = _executor(executor, address, workers, threads, runs_per_gpu)
+    stop_on_sigterm()
+    click.echo(f"{len(runs)} run(s) of {sweep_path} in {root}, on {runner.describe()}", err=True)
+    options = RunOptions(threads, 1 / runs_per_gpu if runs_per_gpu else 0.0, retry_failed, include_packages)
+    try:
+        with Progress(runs) as progress:
+            final = run_sweep(runs, root, runner, options, progress.refresh)
+    except KeyboardInterrupt:
+        click.echo("Interrupted. Run the same command again to continue the sweep.", err=True)
+        sys.exit(130)
+    if any(status.state is State.FINISHED for status in final):  # the others are listed as skipped
+        click.echo(to_markdown(compare([run.run_dir for run in runs], [run.name for run in runs], baseline)),
+                   nl=False)
+    failed = [(run, status) for run, status in zip(runs, final) if status.state is State.FAILED]
+    if failed:
+        click.echo(f"\n{len(failed)} run(s) failed (run again with --retry-failed once fixed):")
+        for run, status in failed:
+            click.echo(f"  {run.key}: {status.message} (log: {SweepPaths(root).log(run.key)})")
+        sys.exit(1)

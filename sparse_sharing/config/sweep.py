@@ -1,0 +1,130 @@
+"""The sweep file: a grid of experiments, each an ordinary run, validated before anything runs.
+
+A sweep names runs (an experiment config, optional overrides, a name), the seeds to run each
+with and the ext vars their configs read; every (run, seed) becomes the run directory
+``<output>/<name>/seed-<seed>``. Config paths are relative to the sweep file, as Jsonnet
+imports are, so a sweep file can sit beside its experiments; ``output``, like ``ssl train -s``,
+and data paths are relative to the directory ``ssl sweep`` runs from.
+
+Every run's experiment config is resolved and validated while the sweep is loaded, so a typo in
+the eighteenth run stops the sweep before the first one starts, not an hour in.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from sparse_sharing.config.errors import format_validation_error
+from sparse_sharing.config.jsonnet import evaluate_jsonnet, parse_ext_vars
+from sparse_sharing.config.loading import library_dirs, resolve_config
+from sparse_sharing.config.schema import build_experiment_schema, validate_experiment
+from sparse_sharing.errors import ConfigError
+
+_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
+
+
+class SweepStrict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SweepRunConfig(SweepStrict):
+    name: str = Field(pattern=_NAME_PATTERN, description="The run's folder under `output` and its row in the "
+                      "table; letters, digits and _ . + - only.")
+    config: str = Field(description="Experiment config (Jsonnet or JSON), relative to the sweep file.")
+    overrides: dict[str, Any] | list[str] = Field(
+        default_factory=dict, description="Changes to the experiment config, like `ssl train -o`: an object "
+        "merged key by key (only existing keys can be set), or a list of `-o` strings.")
+    ext_vars: dict[str, str] = Field(default_factory=dict, description="Ext vars for this run's config, over the "
+                                     "sweep's own.")
+    seeds: list[int] | None = Field(None, min_length=1, description="Seeds of this run; none = the sweep's seeds.")
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int] | None) -> list[int] | None:
+        if seeds is not None and len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds {seeds} repeat a seed")
+        return seeds
+
+
+class SweepConfig(SweepStrict):
+    output: str = Field(description="Directory that holds the runs, `<output>/<name>/seed-<seed>`; relative to "
+                        "where `ssl sweep` runs. `ssl sweep --output` replaces it.")
+    seeds: list[int] = Field(min_length=1, description="Every run is trained once with each of these seeds "
+                             "(the experiment's `seed`).")
+    ext_vars: dict[str, str] = Field(default_factory=dict, description="std.extVar values for every run's config.")
+    runs: list[SweepRunConfig] = Field(min_length=1, description="The experiments of the grid.")
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds {seeds} repeat a seed")
+        return seeds
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> "SweepConfig":
+        names = [run.name for run in self.runs]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"run names must differ (each is a folder): {', '.join(repeated)} given twice")
+        return self
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One (run, seed) of a sweep: where it lives and the exact experiment config it trains."""
+
+    name: str
+    seed: int
+    run_dir: Path
+    config: dict[str, Any]  # resolved and validated; what `ssl train` receives and saves as config.json
+    validated: Any
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}/seed-{self.seed}"
+
+
+def load_sweep(path: str | Path, ext_vars: Sequence[str] = (), output: str | Path | None = None,
+               threads: int = 1, device: str | None = None) -> tuple[SweepConfig, list[PlannedRun]]:
+    """Evaluate and validate the sweep file and every run's experiment config.
+
+    Each run's config gets the seed of its run directory and ``threads`` torch threads, and a
+    mask search inside it runs in one process (``masks.jobs`` = 1): parallelism is the sweep's,
+    one run per worker, so the workers never oversubscribe the cores. ``device`` (for runs that
+    share GPUs) sets the experiment's ``device``; each worker sees only its own card.
+    """
+    path = Path(path)
+    if device is not None and "device" not in build_experiment_schema().model_fields:
+        raise ConfigError("--runs-per-gpu: this version of sparse-sharing has no `device` option in the "
+                          "experiment config, so the runs would train on the CPU")
+    raw = evaluate_jsonnet(path, parse_ext_vars(ext_vars), jpathdir=library_dirs(path))
+    try:
+        sweep = SweepConfig.model_validate(raw)
+    except ValidationError as error:
+        raise ConfigError(format_validation_error(error, SweepConfig, str(path))) from None
+    root = Path(output) if output is not None else Path(sweep.output)
+    planned = []
+    for run in sweep.runs:
+        config_path = path.parent / run.config
+        run_ext_vars = {**sweep.ext_vars, **run.ext_vars}
+        overrides = run.overrides if isinstance(run.overrides, list) else (
+            [json.dumps(run.overrides)] if run.overrides else [])
+        where = f"{path}: run '{run.name}' ({config_path})"
+        try:
+            resolved = resolve_config(config_path, [f"{k}={v}" for k, v in run_ext_vars.items()], overrides)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+        for seed in run.seeds or sweep.seeds:
+            config = {**resolved, "seed": seed, "num_threads": threads}
+            if device is not None:
+                config["device"] = device
+            if isinstance(config.get("masks"), dict) and "jobs" in config["masks"]:
+                config["masks"] = {**config["masks"], "jobs": 1}
+            validated = validate_experiment(config, source=where)
+            planned.append(PlannedRun(run.name, seed, root / run.name / f"seed-{seed}", config, validated))
+    return sweep, planned

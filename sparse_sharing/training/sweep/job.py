@@ -1,0 +1,71 @@
+"""One run of a sweep as a process: the `ssl train` command, its environment and its log.
+
+Every run is its own `ssl train` process, whichever executor starts it: a run is then exactly
+what a user would have typed, it resumes through the trainer's own ``--resume``, a crash takes
+down one run and not the sweep, and stopping a run is stopping a process.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# How long a stopped run may take to exit (it only has to close files: its last epoch is on disk).
+STOP_GRACE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Job:
+    key: str  # <name>/seed-<k>
+    train_args: tuple[str, ...]  # the arguments of `ssl train`
+    cwd: str  # relative paths in the config are relative to this
+    log: str  # the run's output, appended to across attempts
+    threads: int  # torch threads of the run, and the CPUs it declares
+    gpu_share: float = 0.0  # the share of one GPU it declares (Ray); 0: none
+    env: dict[str, str] = field(default_factory=dict)
+
+    def command(self) -> list[str]:
+        """With the Python of the process that runs it: on a cluster node, the node's own."""
+        return [sys.executable, "-m", "sparse_sharing", "train", *self.train_args]
+
+
+def start(job: Job, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start the run in its own session, so a terminal's Ctrl-C reaches the sweep alone, which
+    then stops its runs deliberately (`stop`)."""
+    threads = str(job.threads)
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "PYTHONUNBUFFERED": "1",
+           **job.env, **(extra_env or {})}
+    Path(job.log).parent.mkdir(parents=True, exist_ok=True)
+    with open(job.log, "a", encoding="utf-8") as log:
+        log.write(f"$ {shlex.join(job.command())}\n")
+        log.flush()
+        return subprocess.Popen(job.command(), cwd=job.cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop(processes: list[subprocess.Popen]) -> None:
+    """SIGTERM (`ssl train` then exits like on Ctrl-C), and SIGKILL for any that outlive the grace."""
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run_to_end(job: Job, extra_env: dict[str, str] | None = None) -> int:
+    """Run the job and return its exit code; if interrupted (Ctrl-C, or Ray cancelling the task),
+    stop the run first."""
+    process = start(job, extra_env)
+    try:
+        return process.wait()
+    except BaseException:
+        stop([process])
+        raise

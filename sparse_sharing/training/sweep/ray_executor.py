@@ -1,0 +1,69 @@
+"""The Ray executor: each run a Ray task that declares its CPUs and its share of a GPU, so Ray,
+not this project, decides where and when it runs: on a Ray instance started here, or on an
+existing cluster (``address``). The output directory and the data must then be on a file system
+that every node sees at the same path, since each task is an `ssl train` on that node.
+
+Needs the optional extra: ``pip install 'sparse-sharing[ray]'``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from sparse_sharing.errors import UserError
+from sparse_sharing.training.sweep.job import Job, run_to_end
+
+POLL_SECONDS = 0.5
+
+
+def import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise UserError("the ray executor needs Ray: pip install 'sparse-sharing[ray]'") from None
+    return ray
+
+
+class RayExecutor:
+    def __init__(self, address: str | None, local_cpus: int, local_gpus: int | None) -> None:
+        """``local_cpus`` and ``local_gpus`` size a Ray instance started here (no ``address``)."""
+        self.address = address
+        self.local_cpus = local_cpus
+        self.local_gpus = local_gpus
+
+    def describe(self) -> str:
+        return f"Ray at {self.address}" if self.address else f"a local Ray instance of {self.local_cpus} CPU(s)"
+
+    def run(self, jobs: Sequence[Job], on_start: Callable[[Job], None], on_end: Callable[[Job, int], None],
+            tick: Callable[[], None]) -> None:
+        ray = import_ray()
+        if self.address:
+            ray.init(address=self.address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=self.local_cpus, num_gpus=self.local_gpus, include_dashboard=False,
+                     log_to_driver=False)
+        try:
+            task = ray.remote(max_retries=0)(run_to_end)
+            refs: dict[Any, Job] = {}
+            for job in jobs:  # submitted largest first; Ray starts them in that order as resources free
+                on_start(job)
+                refs[task.options(num_cpus=job.threads, num_gpus=job.gpu_share).remote(job)] = job
+            try:
+                while refs:
+                    done, _ = ray.wait(list(refs), num_returns=1, timeout=POLL_SECONDS)
+                    for ref in done:
+                        job = refs.pop(ref)
+                        try:
+                            code = ray.get(ref)
+                        except ray.exceptions.RayError as error:  # the worker died under the run
+                            code = -1
+                            with open(job.log, "a", encoding="utf-8") as log:
+                                log.write(f"Error: Ray task failed: {error}\n")
+                        on_end(job, code)
+                    tick()
+            except BaseException:
+                for ref in refs:
+                    ray.cancel(ref)  # raises KeyboardInterrupt in the task, which stops its run
+                ray.wait(list(refs), num_returns=len(refs), timeout=60)
+                raise
+        finally:
+            ray.shutdown()
