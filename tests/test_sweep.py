@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -144,7 +145,8 @@ def test_a_failing_run_is_reported_and_the_others_finish(tmp_path: Path) -> None
 
 
 def test_ray_executor_runs_the_same_sweep(tmp_path: Path, finished_sweep) -> None:
-    pytest.importorskip("ray")
+    if os.environ.get("CI") != "true":  # CI installs the ray extra: there a missing Ray fails the test
+        pytest.importorskip("ray")
     make_sweep(tmp_path)
     result = sweep(tmp_path, "--executor", "ray")
     assert result.returncode == 0, result.stderr
@@ -178,3 +180,13 @@ def test_largest_runs_start_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     planned = plan_jobs(runs, SweepPaths(tmp_path / "runs"), RunOptions())
     # single and hard cost the same per epoch; hard trains three epochs, single one.
     assert [run.key for run, _ in planned] == ["hard/seed-1", "hard/seed-2", "single/seed-1", "single/seed-2"]
+
+
+@pytest.mark.parametrize("sweep_file", sorted((Path(__file__).resolve().parents[1] / "experiments" / "sweeps")
+                                              .glob("*.jsonnet")), ids=lambda p: p.name)
+def test_shipped_sweeps_validate(sweep_file: Path, tmp_path: Path) -> None:
+    """Every run of every shipped sweep resolves and validates (no data is read)."""
+    result = run_ssl("sweep", sweep_file, "--ext-var", "data_dir=../shared/data/conll2003", "--status",
+                     "--output", tmp_path / "runs")
+    assert result.returncode == 0, result.stderr
+    assert "pending" in result.stdout
