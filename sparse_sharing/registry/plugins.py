@@ -15,6 +15,7 @@ ENTRY_POINT_GROUP = "sparse_sharing.plugins"
 def import_builtin_components() -> None:
     importlib.import_module("sparse_sharing.components")
     importlib.import_module("sparse_sharing.training.mask_search")  # registers the `search` mask source
+    importlib.import_module("sparse_sharing.training.mask_sources")  # and `gradual` and `one_shot`
 
 
 def import_plugins(include_packages: Iterable[str] = ()) -> None:

@@ -241,7 +241,8 @@ def _search_masks(search: MaskSearchConfig, experiment: Any, run_dir: Path, incl
         task, records = result["task"], result["rounds"]
         best = choose_round(records, search)
         chosen[task] = load_torch(paths.round_masks(task, best["round"]))["mask"]
-        reports[task] = {"round": best["round"], "dev_score": best["dev_score"],
+        reports[task] = {"round": best["round"], "dev_score": best["dev_score"], "source": "search",
                          "selection": search.selection.model_dump(), "rounds": records,
+                         "search_steps": sum(r["steps"] for r in records), "warmup_steps": search.warmup_steps,
                          "search": search.model_dump()}
     return MaskSet(chosen), reports

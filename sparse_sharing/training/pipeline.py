@@ -11,7 +11,7 @@ from typing import Any, Sequence
 import torch
 
 from sparse_sharing.components.data.vocabulary import Vocabulary
-from sparse_sharing.components.masks.mask_set import MaskSet, mask_path
+from sparse_sharing.components.masks.mask_set import MaskSet, mask_path, read_mask_report
 from sparse_sharing.config.schema import trained_tasks, validate_experiment
 from sparse_sharing.devices import resolve_device
 from sparse_sharing.errors import ConfigError, RunDirError
@@ -147,6 +147,10 @@ def prepare_masks(experiment: Experiment, paths: RunPaths, include_packages: Seq
     figures = mask_figures(masks)
     logger.info("masks: %s; overlap ratio %.4f", ", ".join(
         f"{t} kept {100 * f:.2f}%" for t, f in figures["kept_fraction"].items()), figures["overlap_ratio"])
+    reports = {t: read_mask_report(paths.root, t) for t in experiment.tasks}
+    figures["source"] = {t: r.get("source") for t, r in reports.items()}
+    figures["search_steps"] = {t: r.get("search_steps") for t, r in reports.items()}  # the search's cost
+    figures["warmup_steps"] = next(iter(reports.values())).get("warmup_steps")
     return {"masks": figures}
 
 
