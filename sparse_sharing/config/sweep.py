@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sparse_sharing.config.errors import format_validation_error
 from sparse_sharing.config.jsonnet import evaluate_jsonnet, parse_ext_vars
 from sparse_sharing.config.loading import library_dirs, resolve_config
-from sparse_sharing.config.schema import build_experiment_schema, validate_experiment
+from sparse_sharing.config.schema import validate_experiment
 from sparse_sharing.errors import ConfigError
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$"
@@ -99,9 +99,6 @@ def load_sweep(path: str | Path, ext_vars: Sequence[str] = (), output: str | Pat
     share GPUs) sets the experiment's ``device``; each worker sees only its own card.
     """
     path = Path(path)
-    if device is not None and "device" not in build_experiment_schema().model_fields:
-        raise ConfigError("--runs-per-gpu: this version of sparse-sharing has no `device` option in the "
-                          "experiment config, so the runs would train on the CPU")
     raw = evaluate_jsonnet(path, parse_ext_vars(ext_vars), jpathdir=library_dirs(path))
     try:
         sweep = SweepConfig.model_validate(raw)
