@@ -10,10 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from conftest import _ENV, run_ssl, write_tiny_config, write_tiny_corpus
 from sparse_sharing.config.sweep import load_sweep
 from sparse_sharing.registry import import_plugins
+from sparse_sharing.training.sweep.local import gpu_slots
 from sparse_sharing.training.sweep.paths import SweepPaths
 from sparse_sharing.training.sweep.runner import RunOptions, plan_jobs
 
@@ -190,3 +192,17 @@ def test_shipped_sweeps_validate(sweep_file: Path, tmp_path: Path) -> None:
                      "--output", tmp_path / "runs")
     assert result.returncode == 0, result.stderr
     assert "pending" in result.stdout
+
+
+def test_option_errors_exit_2(tmp_path: Path) -> None:
+    make_sweep(tmp_path)
+    result = run_ssl("sweep", "sweep.jsonnet", "--address", "auto", cwd=tmp_path)
+    assert result.returncode == 2 and "--executor ray" in result.stderr and "Traceback" not in result.stderr
+    if not torch.cuda.is_available():
+        result = run_ssl("sweep", "sweep.jsonnet", "--runs-per-gpu", "2", cwd=tmp_path)
+        assert result.returncode == 2 and "no CUDA GPU" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_gpu_slots_spread_runs_over_the_cards() -> None:
+    assert [slot["CUDA_VISIBLE_DEVICES"] for slot in gpu_slots(2, 3)] == ["0", "1", "0", "1", "0", "1"]
