@@ -75,10 +75,12 @@ def test_sparse_pipeline_evaluate_and_predict_on_cpu(cpu_search_run: tuple[Path,
     assert len([line for line in predicted.stdout.splitlines() if line]) == 3
 
 
-def test_resume_may_change_the_device(cpu_search_run: tuple[Path, dict[str, Path]]) -> None:
+def test_resume_may_change_the_device_and_search_jobs(cpu_search_run: tuple[Path, dict[str, Path]]) -> None:
+    """Properties of the machine, not of the experiment (a sweep resumes runs with masks.jobs=1)."""
     workdir, _ = cpu_search_run
     before = json.loads((workdir / "run" / "metrics.json").read_text())
-    result = run_ssl("train", workdir / "sparse.jsonnet", "-s", workdir / "run", "--resume", "--device", "auto")
+    result = run_ssl("train", workdir / "sparse.jsonnet", "-s", workdir / "run", "--resume", "--device", "auto",
+                     "-o", "masks.jobs=2")
     assert result.returncode == 0, result.stderr
     after = json.loads((workdir / "run" / "metrics.json").read_text())
     assert after["tasks"] == before["tasks"]

@@ -97,7 +97,8 @@ def train(raw_config: dict, config: Any, run_dir: Path, resume: bool = False, fo
 
 def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:
     """The config a resumed run continues with: the one it started with, except that
-    `num_threads` and `device` (properties of the machine) and `trainer.num_epochs` may change. Raising the
+    `num_threads`, `device` and `masks.jobs` (properties of the machine: a parallel search gives
+    the masks of a serial one) and `trainer.num_epochs` may change. Raising the
     epochs extends a run (the schedules depend on the epoch reached, not on the total, so an
     extended run equals one planned that long); lowering them to the epochs done closes an
     interrupted run as finished."""
@@ -110,11 +111,14 @@ def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:
     saved_dump["trainer"]["num_epochs"] = after
     saved_dump["num_threads"] = config.num_threads
     saved_dump["device"] = config.device
+    if isinstance(saved_dump.get("masks"), dict) and isinstance(new_dump.get("masks"), dict) \
+            and "jobs" in saved_dump["masks"] and "jobs" in new_dump["masks"]:
+        saved_dump["masks"]["jobs"] = new_dump["masks"]["jobs"]
     if saved_dump != new_dump:
         raise RunDirError(
             f"cannot resume {paths.root}: the config differs from the one the run started with "
             f"({paths.config}); resume with the same config and overrides (only trainer.num_epochs "
-            f", num_threads and device may change), or start a new run"
+            f", num_threads, device and masks.jobs may change), or start a new run"
         )
     logger.info("resuming %s with %d epochs (was %d), %d torch threads, device %s", paths.root, after, before,
                 config.num_threads, config.device)
