@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from conftest import run_ssl, write_tiny_config, write_tiny_corpus
+from reference_figures import run_figures
 from sparse_sharing.components.data.vocabulary import Vocabulary
 from sparse_sharing.components.masks.sources import BestDev, FixedRound, MaskSearchConfig, TargetKept
 from sparse_sharing.config.schema import validate_experiment
@@ -181,6 +182,12 @@ def test_search_end_to_end(search_run: SearchRun) -> None:
     # The masked entries count by their union; everything else the paper counts, whole.
     masks = metrics["masks"]
     assert metrics["parameters"]["paper"] == dense - masks["masked_total"] + masks["union_count"]
+
+
+def test_search_gives_the_recorded_figures(search_run: SearchRun) -> None:
+    """Bit for bit the masks, round scores, final scores and weights recorded before the runner redesign."""
+    recorded = json.loads((Path(__file__).parent / "reference" / "tiny_sparse_search.json").read_text())
+    assert run_figures(search_run.run_dir) == recorded
 
 
 def test_masks_only_shrink_across_rounds(search_run: SearchRun) -> None:
