@@ -22,7 +22,6 @@ import math
 import random
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -36,32 +35,11 @@ from sparse_sharing.components.sharing.hard import HardSharingConfig
 from sparse_sharing.registry import CALLBACKS, MASKS, PRUNERS
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.model import MultiTaskTagger, build_model
-from sparse_sharing.training.run_dir import RunPaths, load_torch, save_torch, write_json
+from sparse_sharing.files import load_torch, save_torch, write_json
+from sparse_sharing.paths import RunPaths
 from sparse_sharing.training.trainer import Trainer, seed_everything
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SearchPaths:
-    root: Path
-
-    @property
-    def init(self) -> Path:
-        return self.root / "mask_search" / "init.pt"
-
-    @property
-    def warmup(self) -> Path:
-        return self.root / "mask_search" / "warmup.pt"
-
-    def task_dir(self, task: str) -> Path:
-        return self.root / "mask_search" / task
-
-    def round_masks(self, task: str, k: int) -> Path:
-        return self.task_dir(task) / f"round_{k:02d}.pt"
-
-    def round_record(self, task: str, k: int) -> Path:
-        return self.task_dir(task) / f"round_{k:02d}.json"
 
 
 def _progress_callbacks(config: Any) -> list:
@@ -74,13 +52,13 @@ def _without_test(data: TaskData) -> TaskData:
                     {s: v for s, v in data.instances.items() if s != "test"})
 
 
-def rewind_point(experiment: Any, paths: SearchPaths, search: MaskSearchConfig) -> dict[str, torch.Tensor]:
+def rewind_point(experiment: Any, paths: RunPaths, search: MaskSearchConfig) -> dict[str, torch.Tensor]:
     """θ0, or θw after the multi-task warm-up; computed once, then read back."""
-    if not paths.init.is_file():
-        save_torch(paths.init, experiment.model.state_dict())
+    if not paths.init_weights.is_file():
+        save_torch(paths.init_weights, experiment.model.state_dict())
     if search.warmup_steps == 0:
-        return load_torch(paths.init)
-    if not paths.warmup.is_file():
+        return load_torch(paths.init_weights)
+    if not paths.warmup_weights.is_file():
         logger.info("multi-task warm-up: %d steps of hard sharing over %s", search.warmup_steps,
                     ", ".join(experiment.tasks))
         config = experiment.config
@@ -88,14 +66,14 @@ def rewind_point(experiment: Any, paths: SearchPaths, search: MaskSearchConfig) 
             update={"sharing": HardSharingConfig(type="hard")})})
         schemes = {t: d.tag_scheme for t, d in experiment.data.items()}
         hard = build_model(hard_config, experiment.vocab, experiment.tasks, schemes)
-        _load_matching(hard, load_torch(paths.init))
+        _load_matching(hard, load_torch(paths.init_weights))
         data = {t: _without_test(d) for t, d in experiment.data.items()}
-        trainer = Trainer(hard_config, hard, data, experiment.vocab, RunPaths(paths.root / "mask_search" / "warmup"),
+        trainer = Trainer(hard_config, hard, data, experiment.vocab, paths.warmup_run,
                           _progress_callbacks(config), experiment.tasks, max_steps=search.warmup_steps)
         trainer.num_epochs = math.ceil(search.warmup_steps / trainer.steps_per_epoch)
         trainer.train()
-        save_torch(paths.warmup, hard.state_dict())
-    return load_torch(paths.warmup)
+        save_torch(paths.warmup_weights, hard.state_dict())
+    return load_torch(paths.warmup_weights)
 
 
 def _load_matching(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
@@ -122,7 +100,7 @@ def search_task(run_dir: str, task: str, include_packages: Sequence[str], thread
     experiment, run_paths = load_run_experiment(Path(run_dir), threads=threads)
     attach_log(run_paths)
     search = experiment.config.masks
-    paths = SearchPaths(Path(run_dir))
+    paths = RunPaths(Path(run_dir))
     pruner = PRUNERS.build(search.pruner)
     model = experiment.model
     state = rewind_point(experiment, paths, search)  # already made: read back
@@ -143,7 +121,7 @@ def search_task(run_dir: str, task: str, include_packages: Sequence[str], thread
         # another process, trains exactly as it did (or would have) in an uninterrupted search.
         seed_everything(_round_seed(experiment.config.seed, task, k))
         rewind(model, state, mask)
-        trainer = Trainer(experiment.config, model, data, experiment.vocab, RunPaths(paths.task_dir(task)),
+        trainer = Trainer(experiment.config, model, data, experiment.vocab, paths.task_search(task),
                           _progress_callbacks(experiment.config), [task], max_steps=_round_steps(search, data[task],
                                                                                                  experiment.config))
         trainer.num_epochs = math.ceil(trainer.max_steps / trainer.steps_per_epoch)
@@ -216,7 +194,7 @@ def search_masks(search: MaskSearchConfig, *, experiment: Any, run_dir: Path,
 def _search_masks(search: MaskSearchConfig, experiment: Any, run_dir: Path, include_packages: Sequence[str],
                   jobs: int | None) -> tuple[MaskSet, dict]:
     tasks = experiment.tasks
-    paths = SearchPaths(run_dir)
+    paths = RunPaths(run_dir)
     # θ0 and θw are made once, before any worker starts, so every task rewinds to the same point.
     rewind_point(experiment, paths, search)
     jobs = min(jobs or search.jobs, len(tasks))

@@ -11,15 +11,17 @@ from typing import Any, Sequence
 import torch
 
 from sparse_sharing.components.data.vocabulary import Vocabulary
-from sparse_sharing.components.masks.mask_set import MaskSet, mask_path
+from sparse_sharing.components.masks.mask_set import MaskSet
 from sparse_sharing.config.schema import trained_tasks, validate_experiment
 from sparse_sharing.devices import resolve_device
 from sparse_sharing.errors import ConfigError, RunDirError
 from sparse_sharing.registry import CALLBACKS, MASKS
 from sparse_sharing.training.data_setup import TaskData, build_vocabulary, index_tasks, read_tasks
-from sparse_sharing.training.mask_search import SearchPaths, rewind
+from sparse_sharing.training.mask_search import rewind
 from sparse_sharing.training.model import MultiTaskTagger, build_model
-from sparse_sharing.training.run_dir import RunPaths, load_torch, prepare_run_dir, write_json
+from sparse_sharing.files import load_torch, write_json
+from sparse_sharing.paths import RunPaths
+from sparse_sharing.training.run_dir import prepare_run_dir
 from sparse_sharing.training.trainer import Trainer, seed_everything
 
 logger = logging.getLogger(__name__)
@@ -131,15 +133,14 @@ def prepare_masks(experiment: Experiment, paths: RunPaths, include_packages: Seq
     if config.masks is None:
         raise ConfigError(f"sharing '{config.model.sharing.type}' needs a `masks` block: "
                           f"{{type: 'search', ...}} or {{type: 'from_run', path: ...}}")
-    if all(mask_path(paths.root, t).is_file() for t in experiment.tasks):
+    if all(paths.mask(t).is_file() for t in experiment.tasks):
         masks = MaskSet.load(paths.root, sharing.mask_shapes(), tasks=experiment.tasks)
-        logger.info("masks already chosen: read from %s", paths.root / "masks")
+        logger.info("masks already chosen: read from %s", paths.masks)
     else:
         masks, reports = MASKS.build(config.masks, experiment=experiment, run_dir=paths.root,
                                      include_packages=include_packages, jobs=jobs)
         masks.save(paths.root, reports)
-    search = SearchPaths(paths.root)
-    start = search.warmup if search.warmup.is_file() else search.init
+    start = paths.warmup_weights if paths.warmup_weights.is_file() else paths.init_weights
     if start.is_file():
         rewind(experiment.model, load_torch(start), masks)
     else:

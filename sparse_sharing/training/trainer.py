@@ -23,7 +23,8 @@ from sparse_sharing.registry import LR_SCHEDULERS, OPTIMIZERS, SAMPLERS
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.evaluation import predict_tags, score
 from sparse_sharing.training.model import MultiTaskTagger, parameter_counts
-from sparse_sharing.training.run_dir import RunPaths, write_json
+from sparse_sharing.files import write_json
+from sparse_sharing.paths import RunPaths
 
 logger = logging.getLogger(__name__)
 

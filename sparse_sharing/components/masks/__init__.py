@@ -2,10 +2,8 @@
 from sparse_sharing.components.masks.mask_set import (
     PAPER_PRUNABLE,
     MaskSet,
-    mask_path,
     prunable_parameters,
     read_mask_report,
-    report_path,
 )
 
-__all__ = ["PAPER_PRUNABLE", "MaskSet", "mask_path", "prunable_parameters", "read_mask_report", "report_path"]
+__all__ = ["PAPER_PRUNABLE", "MaskSet", "prunable_parameters", "read_mask_report"]

@@ -22,13 +22,13 @@ import torch
 from torch import nn
 
 from sparse_sharing.errors import ConfigError, RunDirError
-from sparse_sharing.training.run_dir import load_torch, save_torch, write_json
+from sparse_sharing.files import load_torch, save_torch, write_json
+from sparse_sharing.paths import RunPaths
 
 # The paper prunes every LSTM weight matrix and the char-CNN conv weight; never embeddings,
 # biases, heads or CRFs.
 PAPER_PRUNABLE: tuple[str, ...] = ("*weight_ih*", "*weight_hh*", "*conv.weight")
 
-MASKS_DIR = "masks"
 # Keys the report computes itself; a caller's metadata may not overwrite them.
 _COMPUTED_KEYS = ("task", "true_means", "kept_fraction", "kept", "total", "tensors")
 
@@ -40,16 +40,8 @@ def prunable_parameters(module: nn.Module, patterns: Sequence[str]) -> dict[str,
     return {name: p for name, p in module.named_parameters() if any(fnmatchcase(name, pat) for pat in patterns)}
 
 
-def mask_path(directory: Path, task: str) -> Path:
-    return Path(directory) / MASKS_DIR / f"{task}.pt"
-
-
-def report_path(directory: Path, task: str) -> Path:
-    return Path(directory) / MASKS_DIR / f"{task}.json"
-
-
 def read_mask_report(directory: Path, task: str) -> dict[str, Any]:
-    path = report_path(directory, task)
+    path = RunPaths(Path(directory)).mask_report(task)
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
@@ -192,8 +184,9 @@ class MaskSet:
             raise ValueError(f"reports given for task(s) {unknown} that this MaskSet does not hold ({self.tasks})")
         for task, mask in self._masks.items():
             report = self.report(task, reports.get(task))
-            save_torch(mask_path(directory, task), {name: m.detach().cpu().clone() for name, m in mask.items()})
-            write_json(report_path(directory, task), report)
+            paths = RunPaths(Path(directory))
+            save_torch(paths.mask(task), {name: m.detach().cpu().clone() for name, m in mask.items()})
+            write_json(paths.mask_report(task), report)
 
     @classmethod
     def load(cls, directory: Path, expected: Mapping[str, Sequence[int]],
@@ -204,14 +197,15 @@ class MaskSet:
         differ was searched for another model or other prunable patterns (ConfigError); a file
         that is missing, unreadable or not boolean is a broken run directory (RunDirError).
         """
-        folder = Path(directory) / MASKS_DIR
+        paths = RunPaths(Path(directory))
+        folder = paths.masks
         if tasks is None:
             if not folder.is_dir():
                 raise RunDirError(f"no masks: {folder} does not exist")
             tasks = sorted(p.stem for p in folder.glob("*.pt"))
             if not tasks:
                 raise RunDirError(f"no masks: {folder} holds no <task>.pt file")
-        return cls({task: _load_task(mask_path(directory, task), task, expected) for task in tasks})
+        return cls({task: _load_task(paths.mask(task), task, expected) for task in tasks})
 
 
 def read_mask_file(path: Path) -> dict[str, torch.Tensor]:
