@@ -6,6 +6,7 @@ The bottom layer: every other module may use it, it imports nothing of the packa
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any, BinaryIO, Callable
 
 import torch
+
+from sparse_sharing.errors import PluginError
 
 
 def atomic_write(path: Path, write: Callable[[BinaryIO], Any]) -> None:
@@ -41,3 +44,16 @@ def save_torch(path: Path, obj: Any) -> None:
 def load_torch(path: Path) -> Any:
     """Checkpoints hold only tensors and plain containers, so the safe loader reads them."""
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def check_loads_safely(state: Any, what: str) -> None:
+    """Fail now, not at --resume, if ``state`` (a component's ``state_dict()``) is something the safe
+    loader refuses: only tensors, numbers, strings, lists, tuples and dicts go into checkpoints."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    try:
+        torch.load(buffer, map_location="cpu", weights_only=True)
+    except Exception as error:  # the unpickler's refusal, whatever its class
+        raise PluginError(f"the state of {what} cannot be read back with torch.load(weights_only=True), as "
+                          f"checkpoints are: keep to tensors, numbers, strings, lists and dicts ({error})") from None

@@ -20,7 +20,7 @@ from sparse_sharing.analysis.masks import overlap_matrix, read_run_masks, summar
 from sparse_sharing.components.masks import MaskSet
 from sparse_sharing.config.loading import load_experiment
 from sparse_sharing.registry import import_plugins
-from sparse_sharing.training.pipeline import build_experiment
+from sparse_sharing.training.experiment import build_experiment
 from sparse_sharing.files import write_json
 
 # Twelve masked entries: tensor "w" (2×4) holds flat indices 0–7, "v" (4) holds 8–11.

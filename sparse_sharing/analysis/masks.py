@@ -21,7 +21,7 @@ from sparse_sharing.errors import RunDirError, UserError
 from sparse_sharing.paths import RunPaths
 from sparse_sharing.registry import DATASET_READERS
 from sparse_sharing.training.model import MultiTaskTagger, build_model, parameter_counts
-from sparse_sharing.training.pipeline import load_trained, mask_figures, uses_masks
+from sparse_sharing.training.experiment import load_trained, uses_masks
 
 # What a search round's plot needs; records carry more (steps, seconds).
 _ROUND_KEYS = ("round", "kept_fraction", "dev_score")
@@ -120,7 +120,7 @@ def summary(run: RunMasks) -> dict[str, Any]:
             }
             for task in masks.tasks
         },
-        "figures": mask_figures(masks),
+        "figures": masks.summary(),
         "intersection_count": masks.intersection_count(),
         "union_count_per_tensor": masks.union_count_per_tensor(),
         "parameters": run.parameters,

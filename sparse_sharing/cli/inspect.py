@@ -17,6 +17,7 @@ from sparse_sharing.cli.common import (
     device_option,
     include_package_option,
     load_components,
+    set_threads_and_seeds,
     setup_console_logging,
     user_errors_exit_2,
 )
@@ -25,8 +26,8 @@ from sparse_sharing.config.schema import build_experiment_schema
 from sparse_sharing.devices import describe
 from sparse_sharing.errors import UserError
 from sparse_sharing.registry import ALL_KINDS, did_you_mean
+from sparse_sharing.training.experiment import build_experiment
 from sparse_sharing.training.model import parameter_counts
-from sparse_sharing.training.pipeline import build_experiment
 
 
 def _type_name(annotation: typing.Any) -> str:
@@ -92,6 +93,7 @@ def validate_command(config_path: Path, overrides: tuple[str, ...], ext_vars: tu
     setup_console_logging()
     load_components(include_packages)
     _, config = load_experiment(config_path, ext_vars, overrides, device)
+    set_threads_and_seeds(config)
     experiment = build_experiment(config)
     counts = parameter_counts(experiment.model)
     click.echo(f"{config_path}: OK")

@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Iterable
 
 from sparse_sharing.errors import ConfigError
-
-ENTRY_POINT_GROUP = "sparse_sharing.plugins"
+from sparse_sharing.registry.registry import ENTRY_POINT_GROUP
 
 
 def import_builtin_components() -> None:
+    """Each built-in component registers where it is defined, all of them under ``components``."""
     importlib.import_module("sparse_sharing.components")
-    importlib.import_module("sparse_sharing.training.mask_search")  # registers the `search` mask source
 
 
 def import_plugins(include_packages: Iterable[str] = ()) -> None:

@@ -152,6 +152,16 @@ class MaskSet:
         return {name: int(functools.reduce(combine, (self._masks[t][name] for t in selected)).sum())
                 for name in self._shapes}
 
+    def summary(self) -> dict[str, Any]:
+        """The masks' figures for metrics.json and ``ssl masks``: kept fractions, overlaps, counts."""
+        return {
+            "kept_fraction": {t: self.kept_fraction(t) for t in self.tasks},
+            "overlap_ratio": self.overlap_ratio(),
+            "pairwise_overlap": {f"{a}-{b}": v for (a, b), v in self.pairwise_overlaps().items()},
+            "union_count": self.union_count(),
+            "masked_total": self.total_count(),
+        }
+
     # ------------------------------------------------------------------ files
     def report(self, task: str, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The JSON written beside a task's mask; ``metadata`` (round, dev_score, config, ...) is kept as given."""
