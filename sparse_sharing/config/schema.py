@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
+import sparse_sharing.components  # noqa: F401  (registers every built-in component)
 from sparse_sharing.components.data.holdout import DevFromTrainConfig
 from sparse_sharing.components.data.vocabulary import VocabularyConfig
 from sparse_sharing.config.errors import format_validation_error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from sparse_sharing.registry import contracts
+import sparse_sharing.registry.contracts as contracts
 from sparse_sharing.registry.registry import Registry
 
 DATASET_READERS: Registry = Registry("dataset_reader", "Reads a data file into labelled sentences for one task.",
