@@ -50,10 +50,10 @@ def check_loads_safely(state: Any, what: str) -> None:
     """Fail now, not at --resume, if ``state`` (a component's ``state_dict()``) is something the safe
     loader refuses: only tensors, numbers, strings, lists, tuples and dicts go into checkpoints."""
     buffer = io.BytesIO()
-    torch.save(state, buffer)
-    buffer.seek(0)
     try:
+        torch.save(state, buffer)
+        buffer.seek(0)
         torch.load(buffer, map_location="cpu", weights_only=True)
-    except Exception as error:  # the unpickler's refusal, whatever its class
+    except Exception as error:  # the pickler's or the safe unpickler's refusal, whatever its class
         raise PluginError(f"the state of {what} cannot be read back with torch.load(weights_only=True), as "
                           f"checkpoints are: keep to tensors, numbers, strings, lists and dicts ({error})") from None
