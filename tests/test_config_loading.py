@@ -250,7 +250,7 @@ def test_bad_tag_gets_registered_names_and_suggestion() -> None:
     [line] = error_lines({**GOOD, "model": {"sharing": {"type": "hadr"}}})
     assert line == (
         "model.sharing.type: 'hadr' is not a registered sharing. Registered: hard, single. Did you mean 'hard'? "
-        "A sharing from a plugin is loaded by --include-package PKG or by an entry point in the group "
+        "A plugin's sharing is loaded by --include-package PKG or by an entry point in the group "
         "'sparse_sharing.plugins'.")
 
 

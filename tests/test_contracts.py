@@ -172,6 +172,6 @@ def test_an_unknown_name_of_every_kind_gets_the_registry_error(kind: str) -> Non
     path = ".".join(str(k) for k in (*WHERE[kind], tag))
     registered = ", ".join(ALL_KINDS[kind].names())
     assert str(caught.value).splitlines()[1:] == [
-        f"  {path}: 'zzz_plugin' is not a registered {kind}. Registered: {registered}. A {kind} from a plugin is "
+        f"  {path}: 'zzz_plugin' is not a registered {kind}. Registered: {registered}. A plugin's {kind} is "
         f"loaded by --include-package PKG or by an entry point in the group 'sparse_sharing.plugins'."
     ]

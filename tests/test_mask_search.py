@@ -190,6 +190,14 @@ def test_search_gives_the_recorded_figures(search_run: SearchRun) -> None:
     assert run_figures(search_run.run_dir) == recorded
 
 
+def test_a_one_job_search_reads_the_config_and_data_once(search_run: SearchRun) -> None:
+    """The search runs on the run's own validated config, data and model: no worker-style reload
+    (before the runner, each task's search re-read config.json and every data file)."""
+    log = (search_run.run_dir / "train.log").read_text()
+    for task in TASKS:
+        assert log.count(f"task {task}: train ") == 1, log
+
+
 def test_masks_only_shrink_across_rounds(search_run: SearchRun) -> None:
     for task in TASKS:
         previous = None

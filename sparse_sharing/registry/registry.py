@@ -69,7 +69,7 @@ def unknown_name_message(kind: str, name: str, registered: list[str]) -> str:
     """The one message for a name no registry entry has, wherever it is looked up."""
     listed = ", ".join(registered) or "(none)"
     return (f"'{name}' is not a registered {kind}. Registered: {listed}.{did_you_mean(name, registered)} "
-            f"A {kind} from a plugin is loaded by --include-package PKG or by an entry point in the group "
+            f"A plugin's {kind} is loaded by --include-package PKG or by an entry point in the group "
             f"'{ENTRY_POINT_GROUP}'.")
 
 
