@@ -6,6 +6,7 @@ later tests); the unknown-name tests validate configs against the real schema.
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pytest
@@ -175,3 +176,46 @@ def test_an_unknown_name_of_every_kind_gets_the_registry_error(kind: str) -> Non
         f"  {path}: 'zzz_plugin' is not a registered {kind}. Registered: {registered}. A plugin's {kind} is "
         f"loaded by --include-package PKG or by an entry point in the group 'sparse_sharing.plugins'."
     ]
+
+
+# --- the loop tells the sampler where training is -------------------------------------------
+
+class SpyConfig(ComponentConfig):
+    type: Literal["spy"]
+
+
+class SpySampler:
+    """Round robin that records what the trainer tells it."""
+
+    def __init__(self, config: SpyConfig, sizes: dict[str, int], seed: int) -> None:
+        self.tasks, self.told = list(sizes), []
+
+    def next_task(self, step: int, epoch: int) -> str:
+        self.told.append((step, epoch))
+        return self.tasks[step % len(self.tasks)]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"told": [list(t) for t in self.told]}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.told = [tuple(t) for t in state["told"]]
+
+
+def test_the_sampler_is_told_the_step_and_the_epoch(tmp_path: Path, tiny_config: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from sparse_sharing.config.loading import load_experiment
+    from sparse_sharing.paths import RunPaths
+    from sparse_sharing.registry import SAMPLERS
+    from sparse_sharing.registry.registry import Entry
+    from sparse_sharing.training.experiment import build_experiment
+    from sparse_sharing.training.trainer import Trainer
+
+    monkeypatch.setitem(SAMPLERS._entries, "spy", Entry("spy", SpySampler, SpyConfig))
+    _, config = load_experiment(tiny_config)
+    config = config.model_copy(update={"trainer": config.trainer.model_copy(update={"sampler": SpyConfig(type="spy")})})
+    experiment = build_experiment(config)
+    trainer = Trainer(config, experiment.model, experiment.data, experiment.vocab, RunPaths(tmp_path / "run"), [],
+                      experiment.tasks)
+    trainer.train()
+    per_epoch = trainer.steps_per_epoch
+    assert trainer.sampler.told == [(step, step // per_epoch) for step in range(2 * per_epoch)]

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from sparse_sharing.components.data.vocabulary import Vocabulary
-from sparse_sharing.components.masks.mask_set import MaskSet
-from sparse_sharing.components.masks.source import Mask, MaskSource, TrainedMask, all_kept
+from sparse_sharing.components.masks.mask_set import MaskSet, all_kept
+from sparse_sharing.components.masks.source import Mask, MaskSource, TrainedMask
 from sparse_sharing.components.sharing.hard import HardSharingConfig
 from sparse_sharing.config.schema import validate_experiment
 from sparse_sharing.devices import resolve_device

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from sparse_sharing.components.masks.mask_set import _COMPUTED_KEYS, MaskSet, read_mask_report
+from sparse_sharing.components.masks.mask_set import COMPUTED_REPORT_KEYS, MaskSet, read_mask_report
 from sparse_sharing.components.masks.source import Mask, MaskContext, MaskSource
 from sparse_sharing.registry import MASKS, ComponentConfig
 
@@ -29,5 +29,5 @@ class MasksFromRun(MaskSource):
         mask = MaskSet.load(self.directory, context.mask_shapes(), tasks=[task])[task]
         # The source's round, dev score, search...; what the report computes itself (kept fraction,
         # tensors...) is recomputed when this run saves the masks.
-        report = {k: v for k, v in read_mask_report(self.directory, task).items() if k not in _COMPUTED_KEYS}
+        report = {k: v for k, v in read_mask_report(self.directory, task).items() if k not in COMPUTED_REPORT_KEYS}
         return mask, {**report, "from_run": str(self.directory)}

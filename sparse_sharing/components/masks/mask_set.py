@@ -30,7 +30,7 @@ from sparse_sharing.paths import RunPaths
 PAPER_PRUNABLE: tuple[str, ...] = ("*weight_ih*", "*weight_hh*", "*conv.weight")
 
 # Keys the report computes itself; a caller's metadata may not overwrite them.
-_COMPUTED_KEYS = ("task", "true_means", "kept_fraction", "kept", "total", "tensors")
+COMPUTED_REPORT_KEYS = ("task", "true_means", "kept_fraction", "kept", "total", "tensors")
 
 Shape = tuple[int, ...]
 
@@ -48,6 +48,11 @@ def read_mask_report(directory: Path, task: str) -> dict[str, Any]:
         raise RunDirError(f"no mask report for task '{task}': {path} does not exist") from None
     except json.JSONDecodeError as error:
         raise RunDirError(f"mask report {path} is not valid JSON: {error}") from None
+
+
+def all_kept(shapes: Mapping[str, Sequence[int]]) -> dict[str, torch.Tensor]:
+    """Every entry kept (on the CPU, where masks live): round 0 of a search, hard sharing as a mask."""
+    return {name: torch.ones(tuple(shape), dtype=torch.bool) for name, shape in shapes.items()}
 
 
 class MaskSet:
@@ -80,8 +85,7 @@ class MaskSet:
     def all_ones(cls, params: Mapping[str, torch.Tensor], tasks: Iterable[str]) -> "MaskSet":
         """Every entry kept: the starting point of a search, and hard sharing as a mask set. On the CPU,
         where every mask lives, whatever device ``params`` are on."""
-        return cls({task: {name: torch.ones(p.shape, dtype=torch.bool) for name, p in params.items()}
-                    for task in tasks})
+        return cls({task: all_kept({name: p.shape for name, p in params.items()}) for task in tasks})
 
     @property
     def tasks(self) -> list[str]:
@@ -166,7 +170,7 @@ class MaskSet:
     def report(self, task: str, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The JSON written beside a task's mask; ``metadata`` (round, dev_score, config, ...) is kept as given."""
         metadata = dict(metadata or {})
-        clash = [key for key in _COMPUTED_KEYS if key in metadata]
+        clash = [key for key in COMPUTED_REPORT_KEYS if key in metadata]
         if clash:
             raise ValueError(f"report metadata may not set {clash}: the report computes them")
         mask = self[task]

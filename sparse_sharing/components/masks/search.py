@@ -20,7 +20,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from sparse_sharing.components.masks.selection import BestDevConfig, FixedRoundConfig
-from sparse_sharing.components.masks.source import Mask, MaskContext, MaskSource, all_kept
+from sparse_sharing.components.masks.mask_set import all_kept
+from sparse_sharing.components.masks.source import Mask, MaskContext, MaskSource
 from sparse_sharing.components.pruners.pruners import MagnitudePrunerConfig
 from sparse_sharing.files import load_torch, save_torch, write_json
 from sparse_sharing.registry import MASKS, PRUNERS, SELECTIONS, ComponentConfig, Nested

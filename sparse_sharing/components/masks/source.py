@@ -57,8 +57,3 @@ class MaskSource(ABC):
     def find(self, task: str, context: MaskContext) -> tuple[Mask, dict[str, Any]]:
         """The task's chosen mask and its report's metadata (round, dev_score, ...), resuming from
         whatever of the task's work ``context.paths`` already holds."""
-
-
-def all_kept(shapes: dict[str, tuple[int, ...]]) -> Mask:
-    """The dense network as a mask: round 0 of a search."""
-    return {name: torch.ones(shape, dtype=torch.bool) for name, shape in shapes.items()}
