@@ -67,8 +67,8 @@ def batch_plan(trainer: Trainer, steps: int) -> list[tuple[str, list[int]]]:
     """The (task, sentence indices) the trainer's next ``steps`` steps will take; sampling and batch
     order depend on the seed alone, so a twin built the same way tells them without training."""
     plan = []
-    for _ in range(steps):
-        task = trainer.sampler.next_task()
+    for step in range(trainer.step, trainer.step + steps):
+        task = trainer.sampler.next_task(step, trainer.epoch)
         plan.append((task, trainer.streams[task].next_batch().indices))
     return plan
 

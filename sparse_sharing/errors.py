@@ -19,3 +19,7 @@ class DataError(UserError):
 
 class RunDirError(UserError):
     """The run directory is in a state that forbids the requested action."""
+
+
+class PluginError(UserError):
+    """A component does not fit its kind: a taken name, a config without its tag, a missing method."""

@@ -44,11 +44,11 @@ DEFAULT_CALLBACKS: list[dict[str, Any]] = [
 _ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
 
 
-def run_ssl(*args: Any, cwd: str | Path | None = None) -> subprocess.CompletedProcess:
-    """Run ``python -m sparse_sharing ARGS`` as a user would, capturing text output."""
+def run_ssl(*args: Any, cwd: str | Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m sparse_sharing ARGS`` as a user would, capturing text output (``env`` adds variables)."""
     return subprocess.run(
         [sys.executable, "-m", "sparse_sharing", *map(str, args)],
-        cwd=cwd, env=_ENV, capture_output=True, text=True, timeout=300,
+        cwd=cwd, env={**_ENV, **(env or {})}, capture_output=True, text=True, timeout=300,
     )
 
 

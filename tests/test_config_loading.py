@@ -247,9 +247,11 @@ def test_missing_key() -> None:
 
 
 def test_bad_tag_gets_registered_names_and_suggestion() -> None:
-    assert error_lines({**GOOD, "model": {"sharing": {"type": "hadr"}}}) == [
-        "model.sharing.type: 'hadr' is not a registered sharing. Registered: hard, single. Did you mean 'hard'?"
-    ]
+    [line] = error_lines({**GOOD, "model": {"sharing": {"type": "hadr"}}})
+    assert line == (
+        "model.sharing.type: 'hadr' is not a registered sharing. Registered: hard, single. Did you mean 'hard'? "
+        "A plugin's sharing is loaded by --include-package PKG or by an entry point in the group "
+        "'sparse_sharing.plugins'.")
 
 
 def test_missing_tag_lists_registered_names() -> None:

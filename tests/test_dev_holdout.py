@@ -17,7 +17,7 @@ from sparse_sharing.config.schema import validate_experiment
 from sparse_sharing.errors import ConfigError, DataError
 from sparse_sharing.registry import import_plugins
 from sparse_sharing.training.data_setup import read_tasks
-from sparse_sharing.training.pipeline import build_experiment, load_run_experiment
+from sparse_sharing.training.experiment import build_experiment, load_run_experiment
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "experiments" / "quickstart.jsonnet"
 

@@ -1,6 +1,6 @@
 """The mask search (per-task IMP with a multi-task warm-up), its resume, and masks from another run.
 
-Everything past the ``choose_round`` unit tests drives the real ``ssl train`` on the tiny corpus
+Everything past the selection rules' unit tests drives the real ``ssl train`` on the tiny corpus
 with ``model.sharing: {type: 'sparse'}``: 5 warm-up steps, 2 pruning rounds of 5 steps at 30 %,
 one epoch of joint training. One search run (module-scoped) is shared; the resume test works on
 a copy of it, the ``from_run`` test trains a second run on its masks.
@@ -18,13 +18,14 @@ import pytest
 import torch
 
 from conftest import run_ssl, write_tiny_config, write_tiny_corpus
+from reference_figures import run_figures
 from sparse_sharing.components.data.vocabulary import Vocabulary
-from sparse_sharing.components.masks.sources import BestDev, FixedRound, MaskSearchConfig, TargetKept
+from sparse_sharing.components.masks.selection import BestDev, BestDevConfig, FixedRound, FixedRoundConfig, NearestKept, NearestKeptConfig
 from sparse_sharing.config.schema import validate_experiment
+from sparse_sharing.errors import ConfigError
 from sparse_sharing.registry import import_plugins
-from sparse_sharing.training.mask_search import choose_round
 from sparse_sharing.training.model import parameter_counts
-from sparse_sharing.training.pipeline import build_experiment
+from sparse_sharing.training.experiment import build_experiment
 
 TASKS = ("pos", "chunk", "ner")
 RATE, ROUNDS = 0.3, 2
@@ -37,11 +38,7 @@ SEARCH = {
 }
 
 
-# ------------------------------------------------------------------ choose_round
-def search_config(selection) -> MaskSearchConfig:
-    return MaskSearchConfig(type="search", steps_per_round=1, selection=selection)
-
-
+# ------------------------------------------------------------------ selection rules
 def records(*rounds: tuple[float, float]) -> list[dict]:
     """(kept_fraction, dev_score) per round, round 0 first."""
     return [{"task": "ner", "round": k, "kept_fraction": kept, "dev_score": dev}
@@ -49,27 +46,31 @@ def records(*rounds: tuple[float, float]) -> list[dict]:
 
 
 HISTORY = records((1.0, 80.0), (0.7, 85.0), (0.49, 85.0), (0.343, 70.0))
+BEST_DEV = BestDev(BestDevConfig())
 
 
-def test_choose_round_best_dev() -> None:
-    assert choose_round(records((1.0, 90.0), (0.7, 85.0), (0.49, 84.0)), search_config(BestDev()))["round"] == 0
-    assert choose_round(records((1.0, 80.0), (0.7, 81.0), (0.49, 60.0)), search_config(BestDev()))["round"] == 1
+def fixed(k: int) -> FixedRound:
+    return FixedRound(FixedRoundConfig(type="round", round=k))
 
 
-def test_choose_round_best_dev_tie_goes_to_the_sparser_round() -> None:
-    assert choose_round(HISTORY, search_config(BestDev()))["round"] == 2
-    all_equal = records((1.0, 50.0), (0.7, 50.0), (0.49, 50.0))
-    assert choose_round(all_equal, search_config(BestDev()))["round"] == 2
+def test_best_dev() -> None:
+    assert BEST_DEV.choose(records((1.0, 90.0), (0.7, 85.0), (0.49, 84.0)))["round"] == 0
+    assert BEST_DEV.choose(records((1.0, 80.0), (0.7, 81.0), (0.49, 60.0)))["round"] == 1
 
 
-def test_choose_round_fixed_round() -> None:
+def test_best_dev_tie_goes_to_the_sparser_round() -> None:
+    assert BEST_DEV.choose(HISTORY)["round"] == 2
+    assert BEST_DEV.choose(records((1.0, 50.0), (0.7, 50.0), (0.49, 50.0)))["round"] == 2
+
+
+def test_fixed_round() -> None:
     for k in range(len(HISTORY)):
-        assert choose_round(HISTORY, search_config(FixedRound(type="round", round=k))) == HISTORY[k]
+        assert fixed(k).choose(HISTORY) == HISTORY[k]
 
 
-def test_choose_round_nearest_kept_fraction() -> None:
+def test_nearest_kept_fraction() -> None:
     def nearest(target: float, history: list[dict] = HISTORY) -> int:
-        return choose_round(history, search_config(TargetKept(type="kept_fraction", kept_fraction=target)))["round"]
+        return NearestKept(NearestKeptConfig(type="kept_fraction", kept_fraction=target)).choose(history)["round"]
 
     assert nearest(1.0) == 0
     assert nearest(0.6) == 1  # |0.7 − 0.6| = 0.10 < |0.49 − 0.6| = 0.11
@@ -79,9 +80,9 @@ def test_choose_round_nearest_kept_fraction() -> None:
     assert nearest(0.5, records((0.75, 1.0), (0.25, 1.0))) == 1
 
 
-def test_choose_round_fixed_round_not_run_raises() -> None:
-    with pytest.raises(ValueError, match="round 4 was not run"):
-        choose_round(HISTORY, search_config(FixedRound(type="round", round=4)))
+def test_fixed_round_not_run_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="round 4 was not run"):
+        fixed(4).choose(HISTORY)
 
 
 # ------------------------------------------------------------------ runs through the CLI
@@ -138,7 +139,7 @@ def dense_hard_paper_count(run_dir: Path) -> int:
     raw["model"]["sharing"] = {"type": "hard"}
     raw.pop("masks")
     config = validate_experiment(raw)
-    experiment = build_experiment(config, Vocabulary.load(run_dir / "vocabulary.json"), threads=1)
+    experiment = build_experiment(config, Vocabulary.load(run_dir / "vocabulary.json"))
     return parameter_counts(experiment.model)["paper"]
 
 
@@ -181,6 +182,20 @@ def test_search_end_to_end(search_run: SearchRun) -> None:
     # The masked entries count by their union; everything else the paper counts, whole.
     masks = metrics["masks"]
     assert metrics["parameters"]["paper"] == dense - masks["masked_total"] + masks["union_count"]
+
+
+def test_search_gives_the_recorded_figures(search_run: SearchRun) -> None:
+    """Bit for bit the masks, round scores, final scores and weights recorded before the runner redesign."""
+    recorded = json.loads((Path(__file__).parent / "reference" / "tiny_sparse_search.json").read_text())
+    assert run_figures(search_run.run_dir) == recorded
+
+
+def test_a_one_job_search_reads_the_config_and_data_once(search_run: SearchRun) -> None:
+    """The search runs on the run's own validated config, data and model: no worker-style reload
+    (before the runner, each task's search re-read config.json and every data file)."""
+    log = (search_run.run_dir / "train.log").read_text()
+    for task in TASKS:
+        assert log.count(f"task {task}: train ") == 1, log
 
 
 def test_masks_only_shrink_across_rounds(search_run: SearchRun) -> None:

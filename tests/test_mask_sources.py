@@ -11,12 +11,10 @@ import torch
 
 from conftest import run_ssl, write_tiny_config, write_tiny_corpus
 from sparse_sharing.errors import ConfigError
-from sparse_sharing.training.mask_sources import (
-    GradualConfig,
-    cubic_kept_fraction,
-    gradual_targets,
-    prune_to,
-)
+from sparse_sharing.components.masks.candidates import prune_to
+from sparse_sharing.components.masks.gradual import GradualConfig, cubic_kept_fraction, gradual_targets
+from sparse_sharing.components.masks.one_shot import OneShotConfig
+from sparse_sharing.components.masks.selection import FixedRoundConfig
 
 TASKS = ("pos", "chunk", "ner")
 GRADUAL = {"type": "gradual", "kept_fractions": [0.7, 0.49, 0.343], "steps": 40, "prune_every": 5,
@@ -70,6 +68,12 @@ def test_prune_to_keeps_the_largest_exactly() -> None:
 def test_candidates_must_decrease() -> None:
     with pytest.raises(ValueError, match="strictly decrease"):
         GradualConfig(**{**GRADUAL, "kept_fractions": [0.5, 0.7]})
+
+
+def test_a_fixed_round_must_be_a_candidate() -> None:
+    OneShotConfig(**{**ONE_SHOT, "selection": FixedRoundConfig(type="round", round=2)})
+    with pytest.raises(ValueError, match="beyond the 3 candidates"):
+        OneShotConfig(**{**ONE_SHOT, "selection": FixedRoundConfig(type="round", round=3)})
 
 
 # ------------------------------------------------------------- runs through the CLI

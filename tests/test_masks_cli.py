@@ -20,8 +20,8 @@ from sparse_sharing.analysis.masks import overlap_matrix, read_run_masks, summar
 from sparse_sharing.components.masks import MaskSet
 from sparse_sharing.config.loading import load_experiment
 from sparse_sharing.registry import import_plugins
-from sparse_sharing.training.pipeline import build_experiment
-from sparse_sharing.training.run_dir import write_json
+from sparse_sharing.training.experiment import build_experiment
+from sparse_sharing.files import write_json
 
 # Twelve masked entries: tensor "w" (2×4) holds flat indices 0–7, "v" (4) holds 8–11.
 KEPT = {"pos": {0, 1, 2, 3, 4, 5}, "chunk": {3, 4, 5, 6, 7}, "ner": {0, 4, 8, 9, 10, 11}}

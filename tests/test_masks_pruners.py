@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from sparse_sharing.components.masks import MaskSet, mask_path, prunable_parameters, read_mask_report, report_path
+from sparse_sharing.components.masks import MaskSet, prunable_parameters, read_mask_report
+from sparse_sharing.paths import RunPaths
 from sparse_sharing.components.pruners import Pruner
 from sparse_sharing.errors import ConfigError, RunDirError
 from sparse_sharing.registry import PRUNERS
@@ -191,7 +192,7 @@ class TestMaskSet:
         masks = MaskSet({task: {n: torch.rand(s, generator=generator) < 0.5 for n, s in shapes.items()}
                          for task in ("ner", "pos")})
         masks.save(tmp_path, {"ner": {"round": 5, "dev_score": 90.35, "config": {"lr": 0.1}}})
-        assert mask_path(tmp_path, "ner").is_file() and report_path(tmp_path, "pos").is_file()
+        assert RunPaths(tmp_path).mask("ner").is_file() and RunPaths(tmp_path).mask_report("pos").is_file()
         assert not list((tmp_path / "masks").glob(".*"))  # no temporary files left behind
 
         loaded = MaskSet.load(tmp_path, shapes)
@@ -202,7 +203,7 @@ class TestMaskSet:
                 assert torch.equal(loaded[task][name], masks[task][name])
 
         report = read_mask_report(tmp_path, "ner")
-        assert report == json.loads(report_path(tmp_path, "ner").read_text())
+        assert report == json.loads(RunPaths(tmp_path).mask_report("ner").read_text())
         assert report["task"] == "ner" and report["true_means"] == "kept"
         assert report["round"] == 5 and report["dev_score"] == 90.35 and report["config"] == {"lr": 0.1}
         assert report["kept"] == masks.kept_count("ner") and report["total"] == 40 + 36
@@ -240,9 +241,9 @@ class TestMaskSet:
         HAND_MASKS.save(tmp_path)
         with pytest.raises(RunDirError, match="no mask for task 'srl'"):
             MaskSet.load(tmp_path, {"x": (2, 2), "y": (4,)}, tasks=["srl"])
-        torch.save({"x": torch.ones(2, 2), "y": torch.ones(4, dtype=torch.bool)}, mask_path(tmp_path, "pos"))
+        torch.save({"x": torch.ones(2, 2), "y": torch.ones(4, dtype=torch.bool)}, RunPaths(tmp_path).mask("pos"))
         with pytest.raises(RunDirError, match="not torch.bool"):
             MaskSet.load(tmp_path, {"x": (2, 2), "y": (4,)}, tasks=["pos"])
-        mask_path(tmp_path, "pos").write_bytes(b"not a checkpoint")
+        RunPaths(tmp_path).mask("pos").write_bytes(b"not a checkpoint")
         with pytest.raises(RunDirError, match="cannot read"):
             MaskSet.load(tmp_path, {"x": (2, 2), "y": (4,)}, tasks=["pos"])

@@ -14,7 +14,7 @@ from typing import Literal
 import pytest
 
 from conftest import run_ssl
-from sparse_sharing.errors import ConfigError
+from sparse_sharing.errors import ConfigError, PluginError
 from sparse_sharing.registry import ComponentConfig, Registry
 
 
@@ -63,7 +63,7 @@ def test_unknown_name_far_from_every_option_has_no_suggestion(things: Registry) 
 
 
 def test_duplicate_registration_names_both_factories(things: Registry) -> None:
-    with pytest.raises(ValueError) as caught:
+    with pytest.raises(PluginError) as caught:
 
         @things.register("bilstm", config=ThingConfig)
         def another_bilstm(config: ThingConfig) -> None:
@@ -92,7 +92,7 @@ class TwoLiteralsConfig(ComponentConfig):
 @pytest.mark.parametrize("config", [PlainStrConfig, WrongLiteralConfig, TwoLiteralsConfig])
 def test_config_type_must_be_literal_of_registered_name(things: Registry, config: type[ComponentConfig]) -> None:
     """The ``type`` literal is the union discriminator; any other annotation would break the schema."""
-    with pytest.raises(ValueError, match=r'type: Literal\["lstm"\]'):
+    with pytest.raises(PluginError, match=r'type: Literal\["lstm"\]'):
         things.register("lstm", config=config)
     assert "lstm" not in things.names()
 

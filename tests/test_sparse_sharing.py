@@ -225,7 +225,7 @@ def test_rewind_restores_the_rewind_point_exactly_and_sets_the_masks() -> None:
     """After training moves the weights, `rewind` brings every weight back bit-for-bit, masks included."""
     from torch import nn
 
-    from sparse_sharing.training.mask_search import rewind
+    from sparse_sharing.training.runner import rewind
 
     class Tagger(nn.Module):  # the model's shape: the rewind point is a whole model's state dict
         def __init__(self, sharing: SharingStrategy) -> None:

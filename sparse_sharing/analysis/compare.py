@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 from sparse_sharing.errors import RunDirError, UserError
 from sparse_sharing.registry import did_you_mean
-from sparse_sharing.training.run_dir import RunPaths
+from sparse_sharing.paths import RunPaths
 
 # Config keys (as paths) that do not tell two experiments apart; see the module docstring.
 NOT_THE_EXPERIMENT: tuple[tuple[str, ...], ...] = (

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sparse_sharing.analysis.masks import RunMasks, overlap_matrix
 from sparse_sharing.errors import UserError
-from sparse_sharing.training.run_dir import atomic_write
+from sparse_sharing.files import atomic_write
 
 
 def require_matplotlib() -> None:

@@ -15,21 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sparse_sharing.components.masks.mask_set import (
-    MASKS_DIR,
-    MaskSet,
-    Shape,
-    mask_path,
-    read_mask_file,
-    read_mask_report,
-    report_path,
-)
+from sparse_sharing.components.masks.mask_set import MaskSet, Shape, read_mask_file, read_mask_report
 from sparse_sharing.config.schema import trained_tasks
 from sparse_sharing.errors import RunDirError, UserError
+from sparse_sharing.paths import RunPaths
 from sparse_sharing.registry import DATASET_READERS
-from sparse_sharing.training.mask_search import SearchPaths
 from sparse_sharing.training.model import MultiTaskTagger, build_model, parameter_counts
-from sparse_sharing.training.pipeline import load_trained, mask_figures, uses_masks
+from sparse_sharing.training.experiment import load_trained, uses_masks
 
 # What a search round's plot needs; records carry more (steps, seconds).
 _ROUND_KEYS = ("round", "kept_fraction", "dev_score")
@@ -46,7 +38,7 @@ class RunMasks:
 
 def read_run_masks(run_dir: Path) -> RunMasks:
     run_dir = Path(run_dir)
-    folder = run_dir / MASKS_DIR
+    folder = RunPaths(run_dir).masks
     stored = sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []
     if not stored:
         raise RunDirError(f"{run_dir} has no masks (no {folder}/<task>.pt): only runs of masked strategies "
@@ -56,7 +48,7 @@ def read_run_masks(run_dir: Path) -> RunMasks:
     except UserError as error:
         model, reason = None, str(error)
     if model is None:
-        masks = MaskSet.load(run_dir, _stored_shapes(mask_path(run_dir, stored[0])), tasks=stored)
+        masks = MaskSet.load(run_dir, _stored_shapes(RunPaths(run_dir).mask(stored[0])), tasks=stored)
         parameters = {"counted_from": "masks", "paper": None, "paper_unmasked": None, "total": None,
                       "note": f"the run's model could not be built: {reason}"}
     else:
@@ -89,13 +81,13 @@ def _stored_shapes(path: Path) -> dict[str, Shape]:
 
 def _report(run_dir: Path, task: str) -> dict[str, Any]:
     """A mask without its report (converted by hand, say) still has figures; only round and score are unknown."""
-    return read_mask_report(run_dir, task) if report_path(run_dir, task).is_file() else {}
+    return read_mask_report(run_dir, task) if RunPaths(run_dir).mask_report(task).is_file() else {}
 
 
 def _search_rounds(run_dir: Path, task: str, report: dict[str, Any]) -> list[dict[str, Any]]:
     """The round records of this run's search, else those its report carries (masks taken `from_run`)."""
     records = []
-    for path in SearchPaths(run_dir).task_dir(task).glob("round_*.json"):
+    for path in RunPaths(run_dir).task_search(task).root.glob("round_*.json"):
         try:
             records.append(json.loads(path.read_text()))
         except json.JSONDecodeError as error:
@@ -128,7 +120,7 @@ def summary(run: RunMasks) -> dict[str, Any]:
             }
             for task in masks.tasks
         },
-        "figures": mask_figures(masks),
+        "figures": masks.summary(),
         "intersection_count": masks.intersection_count(),
         "union_count_per_tensor": masks.union_count_per_tensor(),
         "parameters": run.parameters,

@@ -8,9 +8,11 @@ import sys
 from typing import Any, Callable
 
 import click
+import torch
 
 from sparse_sharing.errors import UserError
 from sparse_sharing.registry import import_plugins
+from sparse_sharing.training.trainer import seed_everything
 
 
 def include_package_option(command: Callable) -> Callable:
@@ -54,6 +56,12 @@ def user_errors_exit_2(command: Callable) -> Callable:
 
 def load_components(include_packages: tuple[str, ...]) -> None:
     import_plugins(include_packages)
+
+
+def set_threads_and_seeds(config: Any) -> None:
+    """The process-wide state a command takes from its config; library code never sets it."""
+    torch.set_num_threads(config.num_threads)
+    seed_everything(config.seed)
 
 
 def setup_console_logging() -> None:

@@ -12,10 +12,10 @@ from sparse_sharing.components.data.tag_schemes import convert_tags
 from sparse_sharing.config.schema import trained_tasks
 from sparse_sharing.devices import resolve_device
 from sparse_sharing.errors import UserError
+from sparse_sharing.files import atomic_write
 from sparse_sharing.registry import DATASET_READERS, did_you_mean
 from sparse_sharing.training.evaluation import predict_tags, score
-from sparse_sharing.training.pipeline import load_best_model, load_trained
-from sparse_sharing.training.run_dir import atomic_write
+from sparse_sharing.training.experiment import load_best_model, load_trained
 from sparse_sharing.training.trainer import comparable_tags
 
 

@@ -17,6 +17,7 @@ from sparse_sharing.cli.common import (
     device_option,
     include_package_option,
     load_components,
+    set_threads_and_seeds,
     setup_console_logging,
     user_errors_exit_2,
 )
@@ -25,12 +26,18 @@ from sparse_sharing.config.schema import build_experiment_schema
 from sparse_sharing.config.sweep import SweepConfig
 from sparse_sharing.devices import describe
 from sparse_sharing.errors import UserError
-from sparse_sharing.registry import ALL_KINDS, did_you_mean
+from sparse_sharing.registry import ALL_KINDS, Nested, did_you_mean
+from sparse_sharing.training.experiment import build_experiment
 from sparse_sharing.training.model import parameter_counts
-from sparse_sharing.training.pipeline import build_experiment
 
 
-def _type_name(annotation: typing.Any) -> str:
+def _type_name(field: FieldInfo) -> str:
+    """A field naming another component reads as its kind (``pruner block``), with ``| None`` when optional."""
+    nested = next((m for m in field.metadata if isinstance(m, Nested)), None)
+    annotation = field.annotation
+    if nested is not None:
+        optional = type(None) in typing.get_args(annotation)
+        return f"{nested.registry.kind} block" + (" | None" if optional else "")
     text = getattr(annotation, "__name__", None) if typing.get_origin(annotation) is None else None
     return text or str(annotation).replace("typing.", "")
 
@@ -62,14 +69,14 @@ def components_command(kind: str | None, include_packages: tuple[str, ...]) -> N
         raise UserError(f"no component kind '{kind}'. Kinds: {', '.join(ALL_KINDS)}.{did_you_mean(kind, list(ALL_KINDS))}")
     for entry in ALL_KINDS[kind].entries():
         where = f"{entry.factory.__module__}.{entry.factory.__qualname__}"
-        fields = {n: f for n, f in entry.config.model_fields.items() if n != "type"}
+        fields = {n: f for n, f in entry.config.model_fields.items() if n != ALL_KINDS[kind].tag}
         if not fields:
             console.print(f"[bold]{kind} '{entry.name}'[/bold]: no options ({where})\n")
             continue
         table = Table("field", "type", "default", "description", title=f"{kind} '{entry.name}' ({where})",
                       title_justify="left")
         for name, field in fields.items():
-            table.add_row(name, _type_name(field.annotation), _default(field), field.description or "")
+            table.add_row(name, _type_name(field), _default(field), field.description or "")
         console.print(table)
 
 
@@ -95,6 +102,7 @@ def validate_command(config_path: Path, overrides: tuple[str, ...], ext_vars: tu
     setup_console_logging()
     load_components(include_packages)
     _, config = load_experiment(config_path, ext_vars, overrides, device)
+    set_threads_and_seeds(config)
     experiment = build_experiment(config)
     counts = parameter_counts(experiment.model)
     click.echo(f"{config_path}: OK")

@@ -8,12 +8,15 @@ from sparse_sharing.cli.common import (
     config_options,
     device_option,
     load_components,
+    set_threads_and_seeds,
     setup_console_logging,
     stop_on_sigterm,
     user_errors_exit_2,
 )
 from sparse_sharing.config.loading import load_experiment
+from sparse_sharing.logs import log_to_file
 from sparse_sharing.training.pipeline import train
+from sparse_sharing.training.run_dir import prepare_run_dir
 
 
 @click.command("train")
@@ -35,7 +38,10 @@ def train_command(config_path: Path, run_dir: Path, overrides: tuple[str, ...], 
     stop_on_sigterm()
     load_components(include_packages)
     raw, config = load_experiment(config_path, ext_vars, overrides, device)
-    metrics = train(raw, config, run_dir, resume=resume, force=force, include_packages=include_packages, jobs=jobs)
+    paths = prepare_run_dir(run_dir, resume=resume, force=force)
+    log_to_file(paths.log)
+    set_threads_and_seeds(config)
+    metrics = train(raw, config, paths, resume=resume, include_packages=include_packages, jobs=jobs)
     for task, best in metrics["tasks"].items():
         test = f", test {best['test']:.2f}" if best.get("test") is not None else ""
         click.echo(f"{task}: dev-best epoch {best['epoch']}: dev {best['dev']:.2f}{test}")

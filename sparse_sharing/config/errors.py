@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 
-from sparse_sharing.registry.registry import did_you_mean
+from sparse_sharing.registry.registry import UNKNOWN_COMPONENT, did_you_mean, unknown_name_message
 
 _EXPECTED = {
     "int_type": "an integer",
@@ -81,15 +81,14 @@ def _format_one(detail: Mapping[str, Any], model: type[BaseModel] | None) -> str
         if not hint and allowed:
             hint = f" Allowed: {', '.join(allowed)}."
         text = f"unknown key.{hint}"
+    elif kind == UNKNOWN_COMPONENT:
+        path.append(ctx["tag"])
+        text = ctx["message"]
     elif kind in ("union_tag_invalid", "union_tag_not_found"):
         path.append(_unquote(ctx["discriminator"]))
         component = loc.field or next((p for p in reversed(loc.path) if isinstance(p, str)), "component")
         if kind == "union_tag_invalid":
-            tags = _QUOTED.findall(ctx["expected_tags"])
-            tag = ctx["tag"]
-            text = (
-                f"'{tag}' is not a registered {component}. Registered: {', '.join(tags)}.{did_you_mean(tag, tags)}"
-            )
+            text = unknown_name_message(component, ctx["tag"], _QUOTED.findall(ctx["expected_tags"]))
         else:
             tags = _tags(loc.annotation, loc.discriminator)
             text = f"missing required key. Registered {component}: {', '.join(tags)}" if tags else "missing required key"

@@ -1,14 +1,16 @@
 """The experiment schema, assembled from the registries.
 
 It is built only after plugins are imported (``build_experiment_schema`` is called late and
-not cached across registrations), so a user's component is validated like a built-in one.
+not cached across registrations), so a user's component is validated like a built-in one,
+also where a component names another (``Registry.union`` resolves ``Nested`` fields).
 """
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
 
+import sparse_sharing.components  # noqa: F401  (registers every built-in component)
 from sparse_sharing.components.data.holdout import DevFromTrainConfig
 from sparse_sharing.components.data.vocabulary import VocabularyConfig
 from sparse_sharing.config.errors import format_validation_error
@@ -39,16 +41,6 @@ class GradClippingConfig(Strict):
     max: float = Field(5.0, gt=0.0, description="The norm or absolute value limit.")
 
 
-def union_of(registry: Registry) -> Any:
-    """A discriminated union of the registry's config classes, tagged by ``type``."""
-    types = registry.config_types()
-    if not types:
-        raise RuntimeError(f"no {registry.kind} is registered")
-    if len(types) == 1:
-        return types[0]
-    return Annotated[Union[tuple(types)], Field(discriminator="type")]
-
-
 def _default(registry: Registry, **values: Any) -> Any:
     return registry.get(values["type"]).config(**values)
 
@@ -66,9 +58,9 @@ class TaskBase(Strict):
 
 
 def build_experiment_schema() -> type[BaseModel]:
-    reader = union_of(DATASET_READERS)
-    metric = union_of(METRICS)
-    head = union_of(HEADS)
+    reader = DATASET_READERS.union()
+    metric = METRICS.union()
+    head = HEADS.union()
     task_model = create_model(
         "TaskConfig",
         __base__=TaskBase,
@@ -87,11 +79,11 @@ def build_experiment_schema() -> type[BaseModel]:
     model_model = create_model(
         "ModelConfig",
         __base__=Strict,
-        token_embedders=(list[union_of(TOKEN_EMBEDDERS)],
+        token_embedders=(list[TOKEN_EMBEDDERS.union()],
                          Field(min_length=1, description="Embedders whose outputs are concatenated per token.")),
         embedding_dropout=(float, Field(0.5, ge=0.0, lt=1.0, description="Dropout on the concatenated embeddings.")),
-        encoder=(union_of(ENCODERS), Field(description="The trunk's contextual layers.")),
-        sharing=(union_of(SHARING), Field(description="How tasks share the trunk: the block to swap.")),
+        encoder=(ENCODERS.union(), Field(description="The trunk's contextual layers.")),
+        sharing=(SHARING.union(), Field(description="How tasks share the trunk: the block to swap.")),
     )
     trainer_model = create_model(
         "TrainerConfig",
@@ -99,10 +91,10 @@ def build_experiment_schema() -> type[BaseModel]:
         num_epochs=(int, Field(gt=0, description="An epoch is as many steps as all trained tasks have batches.")),
         batch_size=(int, Field(10, gt=0, description="Sentences per training batch.")),
         eval_batch_size=(int, Field(128, gt=0, description="Sentences per evaluation batch.")),
-        sampler=(union_of(SAMPLERS), Field(default_factory=lambda: _default(SAMPLERS, type="proportional"),
+        sampler=(SAMPLERS.union(), Field(default_factory=lambda: _default(SAMPLERS, type="proportional"),
                                            description="Picks the task of each step.")),
-        optimizer=(union_of(OPTIMIZERS), Field(description="One optimizer over all trainable parameters.")),
-        lr_scheduler=(union_of(LR_SCHEDULERS) | None,
+        optimizer=(OPTIMIZERS.union(), Field(description="One optimizer over all trainable parameters.")),
+        lr_scheduler=(LR_SCHEDULERS.union() | None,
                       Field(None, description="Stepped once per epoch; none keeps the rate fixed.")),
         grad_clipping=(GradClippingConfig | None, Field(None, description="Gradient clipping before each step.")),
         evaluate_every_steps=(int | None, Field(None, gt=0, description="Evaluate on dev every N steps; "
@@ -110,7 +102,7 @@ def build_experiment_schema() -> type[BaseModel]:
         selection=(Literal["per_task", "mean"], Field(
             "per_task", description="per_task: each task keeps its own dev-best checkpoint; mean: one checkpoint, "
             "best mean dev score over tasks.")),
-        callbacks=(list[union_of(CALLBACKS)], Field(
+        callbacks=(list[CALLBACKS.union()], Field(
             default_factory=lambda: [_default(CALLBACKS, type=name) for name in
                                      ("progress_bar", "tensorboard", "checkpoint")],
             description="Hooks run by the loop, in order.")),
@@ -138,7 +130,7 @@ def build_experiment_schema() -> type[BaseModel]:
         vocabulary=(VocabularyConfig, Field(default_factory=VocabularyConfig, description="Vocabulary building.")),
         model=(model_model, Field(description="Embedders, encoder and sharing strategy.")),
         trainer=(trainer_model, Field(description="The training loop.")),
-        masks=(union_of(MASKS) | None, Field(None, description="Where the per-task masks of a masked sharing "
+        masks=(MASKS.union() | None, Field(None, description="Where the per-task masks of a masked sharing "
                                              "strategy (sparse, single_subnet) come from; unused by the others.")),
     )
 

@@ -1,3 +1,4 @@
+"""Registries of components, their contracts, and plugin loading (imports only ``errors`` below it)."""
 from sparse_sharing.registry.kinds import (
     ALL_KINDS,
     CALLBACKS,
@@ -5,19 +6,30 @@ from sparse_sharing.registry.kinds import (
     ENCODERS,
     HEADS,
     LR_SCHEDULERS,
+    MASKS,
     METRICS,
     OPTIMIZERS,
-    MASKS,
+    PRETRAINED_VECTORS,
     PRUNERS,
     SAMPLERS,
+    SELECTIONS,
     SHARING,
     TOKEN_EMBEDDERS,
 )
 from sparse_sharing.registry.plugins import import_plugins
-from sparse_sharing.registry.registry import ComponentConfig, Registry, did_you_mean, nearest
+from sparse_sharing.registry.registry import (
+    ENTRY_POINT_GROUP,
+    ComponentConfig,
+    Nested,
+    Registry,
+    did_you_mean,
+    nearest,
+    unknown_name_message,
+)
 
 __all__ = [
-    "ALL_KINDS", "CALLBACKS", "DATASET_READERS", "ENCODERS", "HEADS", "LR_SCHEDULERS", "METRICS",
-    "MASKS", "OPTIMIZERS", "PRUNERS", "SAMPLERS", "SHARING", "TOKEN_EMBEDDERS", "ComponentConfig", "Registry",
-    "did_you_mean", "import_plugins", "nearest",
+    "ALL_KINDS", "CALLBACKS", "DATASET_READERS", "ENCODERS", "ENTRY_POINT_GROUP", "HEADS", "LR_SCHEDULERS",
+    "MASKS", "METRICS", "OPTIMIZERS", "PRETRAINED_VECTORS", "PRUNERS", "SAMPLERS", "SELECTIONS", "SHARING",
+    "TOKEN_EMBEDDERS", "ComponentConfig", "Nested", "Registry", "did_you_mean", "import_plugins", "nearest",
+    "unknown_name_message",
 ]

@@ -1,26 +1,41 @@
-"""The component kinds. Every config block with a ``type`` key is looked up in one of these."""
+"""The component kinds. Every config block with a ``type`` (or, for pretrained vectors, a
+``source``) names an entry of one of these; each kind's contract is in ``contracts``."""
 from __future__ import annotations
 
+import torch
+
+import sparse_sharing.registry.contracts as contracts
 from sparse_sharing.registry.registry import Registry
 
-DATASET_READERS: Registry = Registry("dataset_reader", "Reads a data file into labelled sentences for one task.")
-TOKEN_EMBEDDERS: Registry = Registry("token_embedder", "Turns token and character ids into vectors.")
-ENCODERS: Registry = Registry("encoder", "Contextualises the embedded tokens (the trunk's layers).")
-HEADS: Registry = Registry("head", "Scores and decodes one task's tags from trunk features.")
-SHARING: Registry = Registry("sharing", "Decides which parameters the tasks share.")
-SAMPLERS: Registry = Registry("sampler", "Picks the task whose batch runs next.")
-METRICS: Registry = Registry("metric", "Scores predicted tags against gold tags.")
-OPTIMIZERS: Registry = Registry("optimizer", "Updates the parameters from gradients.")
-LR_SCHEDULERS: Registry = Registry("lr_scheduler", "Changes the learning rate over training.")
-CALLBACKS: Registry = Registry("callback", "Hooks into the training loop: logging, checkpoints, stopping.")
-PRUNERS: Registry = Registry("pruner", "Chooses which still-kept weights a round of iterative pruning removes.")
-MASKS: Registry = Registry("mask", "Where a masked strategy's per-task masks come from: a search, or another run.")
+DATASET_READERS: Registry = Registry("dataset_reader", "Reads a data file into labelled sentences for one task.",
+                                     contracts.DatasetReader)
+TOKEN_EMBEDDERS: Registry = Registry("token_embedder", "Turns token and character ids into vectors.",
+                                     contracts.TokenEmbedder)
+PRETRAINED_VECTORS: Registry = Registry("pretrained_vectors", "Where a word embedder's initial vectors come from.",
+                                        contracts.PretrainedVectors, tag="source")
+ENCODERS: Registry = Registry("encoder", "Contextualises the embedded tokens (the trunk's layers).", contracts.Encoder)
+HEADS: Registry = Registry("head", "Scores and decodes one task's tags from trunk features.", contracts.Head)
+SHARING: Registry = Registry("sharing", "Decides which parameters the tasks share.", contracts.SharingStrategy)
+SAMPLERS: Registry = Registry("sampler", "Picks the task whose batch runs next.", contracts.TaskSampler)
+METRICS: Registry = Registry("metric", "Scores predicted tags against gold tags.", contracts.Metric)
+OPTIMIZERS: Registry = Registry("optimizer", "Updates the parameters from gradients.", torch.optim.Optimizer)
+LR_SCHEDULERS: Registry = Registry("lr_scheduler", "Changes the learning rate over training.",
+                                   torch.optim.lr_scheduler.LRScheduler)
+CALLBACKS: Registry = Registry("callback", "Hooks into the training loop: logging, checkpoints, stopping.",
+                               contracts.Callback)
+PRUNERS: Registry = Registry("pruner", "Chooses which still-kept weights a round of iterative pruning removes.",
+                             contracts.Pruner)
+SELECTIONS: Registry = Registry("selection", "Chooses which search round's mask a task keeps.",
+                                contracts.SelectionRule)
+MASKS: Registry = Registry("mask", "Where a masked strategy's per-task masks come from: a search, or another run.",
+                           contracts.MaskSource)
 
 ALL_KINDS: dict[str, Registry] = {
     r.kind: r
     for r in (
         DATASET_READERS,
         TOKEN_EMBEDDERS,
+        PRETRAINED_VECTORS,
         ENCODERS,
         HEADS,
         SHARING,
@@ -30,6 +45,7 @@ ALL_KINDS: dict[str, Registry] = {
         LR_SCHEDULERS,
         CALLBACKS,
         PRUNERS,
+        SELECTIONS,
         MASKS,
     )
 }

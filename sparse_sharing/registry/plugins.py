@@ -1,4 +1,8 @@
-"""Loading components: the built-in ones, a user's packages, and installed plugins."""
+"""Loading plugins: a user's packages and installed entry points.
+
+The built-in components register where they are defined, in ``sparse_sharing.components``,
+which the experiment schema imports; this layer sits below them and never imports them.
+"""
 from __future__ import annotations
 
 import importlib
@@ -8,23 +12,15 @@ from pathlib import Path
 from typing import Iterable
 
 from sparse_sharing.errors import ConfigError
-
-ENTRY_POINT_GROUP = "sparse_sharing.plugins"
-
-
-def import_builtin_components() -> None:
-    importlib.import_module("sparse_sharing.components")
-    importlib.import_module("sparse_sharing.training.mask_search")  # registers the `search` mask source
-    importlib.import_module("sparse_sharing.training.mask_sources")  # and `gradual` and `one_shot`
+from sparse_sharing.registry.registry import ENTRY_POINT_GROUP
 
 
 def import_plugins(include_packages: Iterable[str] = ()) -> None:
-    """Import the built-ins, every ``sparse_sharing.plugins`` entry point and each named package.
+    """Import every ``sparse_sharing.plugins`` entry point and each named package.
 
     A package registers its components by being imported, so importing is all there is
     to loading a plugin. The current directory is importable, as with ``python -m``.
     """
-    import_builtin_components()
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         entry_point.load()
     cwd = str(Path.cwd())

@@ -7,10 +7,11 @@ checkpoints, early stopping and progress display are callbacks.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import statistics
 import time
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -23,7 +24,8 @@ from sparse_sharing.registry import LR_SCHEDULERS, OPTIMIZERS, SAMPLERS
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.evaluation import predict_tags, score
 from sparse_sharing.training.model import MultiTaskTagger, parameter_counts
-from sparse_sharing.training.run_dir import RunPaths, write_json
+from sparse_sharing.files import check_loads_safely, write_json
+from sparse_sharing.paths import RunPaths
 
 logger = logging.getLogger(__name__)
 
@@ -43,8 +45,14 @@ def comparable_tags(tags: Sequence[Sequence[str]], scheme: str) -> list[list[str
 
 class Trainer:
     def __init__(self, config: Any, model: MultiTaskTagger, data: dict[str, TaskData], vocab: Any,
-                 paths: RunPaths, callbacks: list[Callback], tasks: list[str], max_steps: int | None = None) -> None:
-        """``max_steps`` ends training early (and evaluates there): a pruning round trains a step budget."""
+                 paths: RunPaths, callbacks: list[Callback], tasks: list[str], *, max_steps: int | None = None,
+                 extra_metrics: Mapping[str, Any] | None = None) -> None:
+        """Everything the loop needs comes here; nothing is changed on it from outside afterwards.
+
+        ``max_steps`` ends training there (and evaluates there): a pruning round or a warm-up trains
+        a step budget, and runs as many epochs as it takes. ``extra_metrics`` are written into
+        metrics.json beside the scores (a sparse run's mask figures).
+        """
         self.config = config
         self.trainer_config = config.trainer
         self.model = model
@@ -61,11 +69,13 @@ class Trainer:
             for stream_id, task in enumerate(tasks)
         }
         self.steps_per_epoch = sum(s.batches_per_pass for s in self.streams.values())
-        self.num_epochs = self.trainer_config.num_epochs
         self.max_steps = max_steps
+        self.num_epochs = (self.trainer_config.num_epochs if max_steps is None
+                           else math.ceil(max_steps / self.steps_per_epoch))
         self.sampler = SAMPLERS.build(self.trainer_config.sampler,
                                       sizes={t: s.batches_per_pass for t, s in self.streams.items()},
                                       seed=config.seed)
+        check_loads_safely(self.sampler.state_dict(), f"sampler '{self.trainer_config.sampler.type}'")
         trainable = [p for p in model.parameters() if p.requires_grad]
         self.trainable = trainable
         self.optimizers = model.sharing.build_optimizers(
@@ -81,7 +91,7 @@ class Trainer:
         self.best: dict[str, dict[str, Any]] = {}
         self.best_mean: float | None = None
         self.elapsed = 0.0
-        self.extra_metrics: dict[str, Any] = {}  # e.g. the masks' figures of a sparse run
+        self.extra_metrics = dict(extra_metrics or {})
 
     # ----------------------------------------------------------------- loop
     def train(self) -> dict[str, Any]:
@@ -121,7 +131,7 @@ class Trainer:
         return self.max_steps is not None and self.step >= self.max_steps
 
     def _train_step(self) -> None:
-        task = self.sampler.next_task()
+        task = self.sampler.next_task(self.step, self.epoch)
         batch = self.streams[task].next_batch().to(self.device)
         self.model.zero_grad(set_to_none=True)
         loss = self.model.loss(batch, task) * self.config.tasks[task].loss_weight

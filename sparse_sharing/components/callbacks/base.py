@@ -1,28 +1,29 @@
 """Hooks that keep the training loop generic. State a callback returns is saved in checkpoints."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from sparse_sharing.training.trainer import Trainer
+from typing import Any
 
 
 class Callback:
-    """Every hook is optional. ``state_dict`` is restored on ``--resume`` before ``on_train_start``."""
+    """Every hook is optional. ``state_dict`` is restored on ``--resume`` before ``on_train_start``.
 
-    def on_train_start(self, trainer: "Trainer") -> None:
+    ``trainer`` is the running ``sparse_sharing.training.trainer.Trainer`` (a layer above: named,
+    not imported): ``step``, ``epoch``, ``model``, ``paths``, ``history``, ``should_stop``...
+    """
+
+    def on_train_start(self, trainer: Any) -> None:
         pass
 
-    def on_step_end(self, trainer: "Trainer", task: str, loss: float, num_tokens: int) -> None:
+    def on_step_end(self, trainer: Any, task: str, loss: float, num_tokens: int) -> None:
         pass
 
-    def on_evaluation(self, trainer: "Trainer", record: dict[str, Any], improved: list[str]) -> None:
+    def on_evaluation(self, trainer: Any, record: dict[str, Any], improved: list[str]) -> None:
         """After each dev evaluation; ``improved`` lists the tasks whose dev-best just changed."""
 
-    def on_epoch_end(self, trainer: "Trainer") -> None:
+    def on_epoch_end(self, trainer: Any) -> None:
         pass
 
-    def on_train_end(self, trainer: "Trainer") -> None:
+    def on_train_end(self, trainer: Any) -> None:
         pass
 
     def state_dict(self) -> dict[str, Any]:

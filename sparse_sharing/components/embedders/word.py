@@ -1,7 +1,7 @@
 """Word embeddings, random or pretrained, with word dropout."""
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from pydantic import Field
@@ -9,15 +9,17 @@ from torch import nn
 
 from sparse_sharing.components.data.batching import Batch
 from sparse_sharing.components.data.vocabulary import Vocabulary
-from sparse_sharing.components.embedders.pretrained import PretrainedConfig, load_vectors, word_index
+from sparse_sharing.components.embedders.pretrained import PretrainedSourceConfig, load_vectors, word_index
 from sparse_sharing.errors import ConfigError
-from sparse_sharing.registry import TOKEN_EMBEDDERS, ComponentConfig
+from sparse_sharing.registry import PRETRAINED_VECTORS, TOKEN_EMBEDDERS, ComponentConfig, Nested
 
 
 class WordEmbedderConfig(ComponentConfig):
     type: Literal["word"]
     dim: int = Field(100, gt=0, description="Embedding size; must equal the pretrained vectors' size if any.")
-    pretrained: PretrainedConfig | None = Field(None, description="Initial vectors; words without one are random.")
+    pretrained: Annotated[PretrainedSourceConfig | None, Nested(PRETRAINED_VECTORS)] = Field(
+        None, description="Initial vectors ({source: NAME, ...}, `ssl components pretrained_vectors`); words without "
+        "one are random.")
     trainable: bool = Field(True, description="Update the embeddings during training.")
     word_dropout: float = Field(
         0.0, ge=0.0, lt=1.0, description="Probability of replacing a training token by the unknown word."

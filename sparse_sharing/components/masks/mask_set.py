@@ -22,15 +22,15 @@ import torch
 from torch import nn
 
 from sparse_sharing.errors import ConfigError, RunDirError
-from sparse_sharing.training.run_dir import load_torch, save_torch, write_json
+from sparse_sharing.files import load_torch, save_torch, write_json
+from sparse_sharing.paths import RunPaths
 
 # The paper prunes every LSTM weight matrix and the char-CNN conv weight; never embeddings,
 # biases, heads or CRFs.
 PAPER_PRUNABLE: tuple[str, ...] = ("*weight_ih*", "*weight_hh*", "*conv.weight")
 
-MASKS_DIR = "masks"
 # Keys the report computes itself; a caller's metadata may not overwrite them.
-_COMPUTED_KEYS = ("task", "true_means", "kept_fraction", "kept", "total", "tensors")
+COMPUTED_REPORT_KEYS = ("task", "true_means", "kept_fraction", "kept", "total", "tensors")
 
 Shape = tuple[int, ...]
 
@@ -40,22 +40,19 @@ def prunable_parameters(module: nn.Module, patterns: Sequence[str]) -> dict[str,
     return {name: p for name, p in module.named_parameters() if any(fnmatchcase(name, pat) for pat in patterns)}
 
 
-def mask_path(directory: Path, task: str) -> Path:
-    return Path(directory) / MASKS_DIR / f"{task}.pt"
-
-
-def report_path(directory: Path, task: str) -> Path:
-    return Path(directory) / MASKS_DIR / f"{task}.json"
-
-
 def read_mask_report(directory: Path, task: str) -> dict[str, Any]:
-    path = report_path(directory, task)
+    path = RunPaths(Path(directory)).mask_report(task)
     try:
         return json.loads(path.read_text())
     except FileNotFoundError:
         raise RunDirError(f"no mask report for task '{task}': {path} does not exist") from None
     except json.JSONDecodeError as error:
         raise RunDirError(f"mask report {path} is not valid JSON: {error}") from None
+
+
+def all_kept(shapes: Mapping[str, Sequence[int]]) -> dict[str, torch.Tensor]:
+    """Every entry kept (on the CPU, where masks live): round 0 of a search, hard sharing as a mask."""
+    return {name: torch.ones(tuple(shape), dtype=torch.bool) for name, shape in shapes.items()}
 
 
 class MaskSet:
@@ -88,8 +85,7 @@ class MaskSet:
     def all_ones(cls, params: Mapping[str, torch.Tensor], tasks: Iterable[str]) -> "MaskSet":
         """Every entry kept: the starting point of a search, and hard sharing as a mask set. On the CPU,
         where every mask lives, whatever device ``params`` are on."""
-        return cls({task: {name: torch.ones(p.shape, dtype=torch.bool) for name, p in params.items()}
-                    for task in tasks})
+        return cls({task: all_kept({name: p.shape for name, p in params.items()}) for task in tasks})
 
     @property
     def tasks(self) -> list[str]:
@@ -160,11 +156,21 @@ class MaskSet:
         return {name: int(functools.reduce(combine, (self._masks[t][name] for t in selected)).sum())
                 for name in self._shapes}
 
+    def summary(self) -> dict[str, Any]:
+        """The masks' figures for metrics.json and ``ssl masks``: kept fractions, overlaps, counts."""
+        return {
+            "kept_fraction": {t: self.kept_fraction(t) for t in self.tasks},
+            "overlap_ratio": self.overlap_ratio(),
+            "pairwise_overlap": {f"{a}-{b}": v for (a, b), v in self.pairwise_overlaps().items()},
+            "union_count": self.union_count(),
+            "masked_total": self.total_count(),
+        }
+
     # ------------------------------------------------------------------ files
     def report(self, task: str, metadata: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """The JSON written beside a task's mask; ``metadata`` (round, dev_score, config, ...) is kept as given."""
         metadata = dict(metadata or {})
-        clash = [key for key in _COMPUTED_KEYS if key in metadata]
+        clash = [key for key in COMPUTED_REPORT_KEYS if key in metadata]
         if clash:
             raise ValueError(f"report metadata may not set {clash}: the report computes them")
         mask = self[task]
@@ -192,8 +198,9 @@ class MaskSet:
             raise ValueError(f"reports given for task(s) {unknown} that this MaskSet does not hold ({self.tasks})")
         for task, mask in self._masks.items():
             report = self.report(task, reports.get(task))
-            save_torch(mask_path(directory, task), {name: m.detach().cpu().clone() for name, m in mask.items()})
-            write_json(report_path(directory, task), report)
+            paths = RunPaths(Path(directory))
+            save_torch(paths.mask(task), {name: m.detach().cpu().clone() for name, m in mask.items()})
+            write_json(paths.mask_report(task), report)
 
     @classmethod
     def load(cls, directory: Path, expected: Mapping[str, Sequence[int]],
@@ -204,14 +211,15 @@ class MaskSet:
         differ was searched for another model or other prunable patterns (ConfigError); a file
         that is missing, unreadable or not boolean is a broken run directory (RunDirError).
         """
-        folder = Path(directory) / MASKS_DIR
+        paths = RunPaths(Path(directory))
+        folder = paths.masks
         if tasks is None:
             if not folder.is_dir():
                 raise RunDirError(f"no masks: {folder} does not exist")
             tasks = sorted(p.stem for p in folder.glob("*.pt"))
             if not tasks:
                 raise RunDirError(f"no masks: {folder} holds no <task>.pt file")
-        return cls({task: _load_task(mask_path(directory, task), task, expected) for task in tasks})
+        return cls({task: _load_task(paths.mask(task), task, expected) for task in tasks})
 
 
 def read_mask_file(path: Path) -> dict[str, torch.Tensor]:

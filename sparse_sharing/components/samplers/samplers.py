@@ -1,4 +1,9 @@
-"""Which task's batch runs next. Every sampler is seeded and its state is saved for resume."""
+"""Which task's batch runs next. Every sampler is seeded and its state is saved for resume.
+
+The contract (``sparse_sharing.registry.contracts.TaskSampler``): built with ``sizes`` (task →
+training batches per pass) and ``seed``; ``next_task(step, epoch)`` is told the step about to
+run and the epochs completed, which fixed-probability samplers ignore and annealed ones use.
+"""
 from __future__ import annotations
 
 from typing import Literal, Mapping
@@ -20,7 +25,7 @@ class TaskSampler:
     def _probabilities(self, sizes: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def next_task(self) -> str:
+    def next_task(self, step: int, epoch: int) -> str:
         return self.tasks[int(self.rng.choice(len(self.tasks), p=self.probabilities))]
 
     def state_dict(self) -> dict:
@@ -86,7 +91,7 @@ class RoundRobinSampler:
         self.tasks = list(sizes)
         self.position = 0
 
-    def next_task(self) -> str:
+    def next_task(self, step: int, epoch: int) -> str:
         task = self.tasks[self.position % len(self.tasks)]
         self.position += 1
         return task

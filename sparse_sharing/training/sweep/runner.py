@@ -13,7 +13,8 @@ from typing import Any, Callable, Protocol, Sequence
 
 from sparse_sharing.config.sweep import PlannedRun
 from sparse_sharing.errors import RunDirError
-from sparse_sharing.training.run_dir import RunPaths, write_json
+from sparse_sharing.files import write_json
+from sparse_sharing.paths import RunPaths
 from sparse_sharing.training.sweep.cost import estimated_steps
 from sparse_sharing.training.sweep.job import Job
 from sparse_sharing.training.sweep.paths import SweepPaths

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from sparse_sharing.config.sweep import PlannedRun
-from sparse_sharing.training.run_dir import RunPaths, write_json
+from sparse_sharing.files import write_json
+from sparse_sharing.paths import RunPaths
 from sparse_sharing.training.sweep.paths import SweepPaths
 
 

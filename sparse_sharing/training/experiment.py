@@ -1,0 +1,81 @@
+"""An experiment in memory: validated config, tasks, data, vocabulary and model, new or of a run."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sparse_sharing.components.data.vocabulary import Vocabulary
+from sparse_sharing.config.schema import trained_tasks, validate_experiment
+from sparse_sharing.devices import resolve_device
+from sparse_sharing.errors import RunDirError
+from sparse_sharing.files import load_torch
+from sparse_sharing.paths import RunPaths
+from sparse_sharing.registry.contracts import MaskedSharing
+from sparse_sharing.training.data_setup import TaskData, build_vocabulary, index_tasks, read_tasks
+from sparse_sharing.training.model import MultiTaskTagger, build_model
+
+
+@dataclass
+class Experiment:
+    config: Any
+    tasks: list[str]
+    data: dict[str, TaskData]
+    vocab: Vocabulary
+    model: MultiTaskTagger
+    device: torch.device
+
+    @property
+    def tag_schemes(self) -> dict[str, str]:
+        return {t: d.tag_scheme for t, d in self.data.items()}
+
+
+def build_experiment(config: Any, vocab: Vocabulary | None = None) -> Experiment:
+    """Read the data, build (or index with) the vocabulary, build the model.
+
+    The model's initial weights come from the global random state: the caller seeds it (the
+    CLI does, with the config's seed) and sets the thread count.
+    """
+    device = resolve_device(config.device)  # before any work: a missing GPU is the first thing said
+    tasks = trained_tasks(config)
+    data = read_tasks(config, tasks)
+    if vocab is None:
+        vocab = build_vocabulary(config, data)
+    index_tasks(data, vocab)
+    model = build_model(config, vocab, tasks, {t: d.tag_scheme for t, d in data.items()}).to(device)
+    return Experiment(config, tasks, data, vocab, model, device)
+
+
+def uses_masks(model: MultiTaskTagger) -> bool:
+    """Whether the strategy runs its tasks under masks (and the run needs a mask source)."""
+    return isinstance(model.sharing, MaskedSharing)
+
+
+def load_trained(run_dir: Path) -> tuple[Any, RunPaths, Vocabulary]:
+    paths = RunPaths(Path(run_dir))
+    if not paths.config.is_file() or not paths.vocabulary.is_file():
+        raise RunDirError(f"{paths.root} is not a run directory (no config.json or vocabulary.json)")
+    config = validate_experiment(json.loads(paths.config.read_text()), source=str(paths.config))
+    return config, paths, Vocabulary.load(paths.vocabulary)
+
+
+def load_run_experiment(run_dir: Path) -> tuple[Experiment, RunPaths]:
+    """The experiment of an existing run directory, with its saved config and vocabulary."""
+    config, paths, vocab = load_trained(run_dir)
+    return build_experiment(config, vocab), paths
+
+
+def load_best_model(config: Any, paths: RunPaths, vocab: Vocabulary, task: str,
+                    tag_schemes: dict[str, str]) -> MultiTaskTagger:
+    """The run's model with the weights of the given task's dev-best checkpoint."""
+    checkpoint = paths.best_model(task)
+    if not checkpoint.is_file():
+        raise RunDirError(f"no dev-best checkpoint for task '{task}' in {paths.checkpoints} "
+                          f"(did the run finish an evaluation?)")
+    model = build_model(config, vocab, trained_tasks(config), tag_schemes)
+    model.load_state_dict(load_torch(checkpoint))
+    model.eval()
+    return model

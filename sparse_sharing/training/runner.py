@@ -1,0 +1,296 @@
+"""A run, stage by stage, in the manner of open_lth's runner: one object, one method a stage,
+each returning early when its artifact is on disk, so ``--resume`` redoes only what is missing.
+
+    warm_up()          mask_search/init.pt (θ0), mask_search/warmup.pt (θw after the warm-up)
+    search_task(task)  that task's work, by the mask source (a search: mask_search/<task>/round_<k>.*)
+    select()           masks/<task>.pt and .json: each task's chosen mask
+    train_jointly()    checkpoints/, metrics.json: the joint training every strategy runs
+
+The first three run only for a strategy with masks (``sparse``, ``single_subnet``). The mask
+source decides what a task's mask is; the runner owns the training it asks for
+(``SearchContext``), so a new source is one registered class. With ``jobs`` > 1 tasks are
+searched in worker processes, each given the validated config and its task's data.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import random
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from sparse_sharing.components.data.vocabulary import Vocabulary
+from sparse_sharing.components.masks.mask_set import MaskSet, all_kept, read_mask_report
+from sparse_sharing.components.masks.source import Mask, MaskSource, TrainedMask
+from sparse_sharing.components.sharing.hard import HardSharingConfig
+from sparse_sharing.config.schema import validate_experiment
+from sparse_sharing.devices import resolve_device
+from sparse_sharing.errors import ConfigError, RunDirError
+from sparse_sharing.files import load_torch, save_torch, write_json
+from sparse_sharing.logs import log_to_file
+from sparse_sharing.paths import RunPaths
+from sparse_sharing.registry import CALLBACKS, MASKS, import_plugins
+from sparse_sharing.training.data_setup import TaskData
+from sparse_sharing.training.experiment import Experiment, uses_masks
+from sparse_sharing.training.model import MultiTaskTagger, build_model
+from sparse_sharing.training.trainer import Trainer, seed_everything
+
+logger = logging.getLogger(__name__)
+
+
+class ExperimentRunner:
+    def __init__(self, experiment: Experiment, paths: RunPaths, *, raw_config: dict[str, Any] | None = None,
+                 resume: bool = False, include_packages: Sequence[str] = (), jobs: int | None = None) -> None:
+        """``raw_config`` is what config.json records (None in a worker, which runs one stage);
+        ``include_packages`` are imported again in worker processes; ``jobs`` overrides the source's."""
+        self.experiment = experiment
+        self.paths = paths
+        self.raw_config = raw_config
+        self.resume = resume
+        self.include_packages = tuple(include_packages)
+        self.source = self._mask_source()
+        self.jobs = min(jobs or self.source.jobs, len(experiment.tasks)) if self.source else 1
+
+    def _mask_source(self) -> MaskSource | None:
+        config = self.experiment.config
+        if not uses_masks(self.experiment.model):
+            if config.masks is not None:
+                logger.info("the masks block is unused: sharing '%s' has no masks", config.model.sharing.type)
+            return None
+        if config.masks is None:
+            raise ConfigError(f"sharing '{config.model.sharing.type}' needs a `masks` block: "
+                              f"{{type: 'search', ...}} or {{type: 'from_run', path: ...}}")
+        return MASKS.build(config.masks)
+
+    def run(self) -> dict[str, Any]:
+        if not self.resume:  # config.json last: its presence marks a run that can be resumed
+            write_json(self.paths.vocabulary, self.experiment.vocab.to_json())
+            write_json(self.paths.config, self.raw_config)
+        extra_metrics = {}
+        if self.source is not None:
+            # The caller's random state is kept, so joint training draws the same numbers whether the
+            # search ran here, in workers, partly (resumed) or not at all (masks from a file).
+            with _random_state_kept():
+                self.warm_up()
+                masks = self.select()
+            extra_metrics["masks"] = self.start_joint_training_from_rewind_point(masks)
+        return self.train_jointly(extra_metrics)
+
+    # ------------------------------------------------------------------ stages
+    def warm_up(self) -> None:
+        """θ0, and θw after ``warmup_steps`` of hard sharing over all tasks: made once, before any
+        task's search (and any worker) starts, so every task rewinds to the same point."""
+        if not self.source.needs_rewind_point:
+            return
+        experiment, paths = self.experiment, self.paths
+        if not paths.init_weights.is_file():
+            save_torch(paths.init_weights, experiment.model.state_dict())
+        steps = self.source.warmup_steps
+        if steps == 0 or paths.warmup_weights.is_file():
+            return
+        logger.info("multi-task warm-up: %d steps of hard sharing over %s", steps, ", ".join(experiment.tasks))
+        config = experiment.config
+        hard_config = config.model_copy(update={"model": config.model.model_copy(
+            update={"sharing": HardSharingConfig(type="hard")})})
+        hard = build_model(hard_config, experiment.vocab, experiment.tasks, experiment.tag_schemes)
+        load_matching(hard, load_torch(paths.init_weights))
+        data = {t: without_test(d) for t, d in experiment.data.items()}
+        Trainer(hard_config, hard, data, experiment.vocab, paths.warmup_run, progress_callbacks(config),
+                experiment.tasks, max_steps=steps).train()
+        save_torch(paths.warmup_weights, hard.state_dict())
+
+    def search_task(self, task: str) -> tuple[Mask, dict[str, Any]]:
+        """One task's mask and report, in this process; the source skips the work already on disk."""
+        return self.source.find(task, SearchContext(self.experiment, self.paths, self.rewind_point()))
+
+    def select(self) -> MaskSet:
+        """Each task's chosen mask, found (in ``jobs`` processes) unless masks/ already holds them all."""
+        experiment, paths = self.experiment, self.paths
+        if all(paths.mask(t).is_file() for t in experiment.tasks):
+            logger.info("masks already chosen: read from %s", paths.masks)
+            return MaskSet.load(paths.root, experiment.model.sharing.mask_shapes(), tasks=experiment.tasks)
+        if self.jobs > 1:
+            found = dict(zip(experiment.tasks, self._search_in_workers()))
+        else:
+            found = {task: self.search_task(task) for task in experiment.tasks}
+        masks = MaskSet({task: mask for task, (mask, _) in found.items()})
+        masks.save(paths.root, {task: report for task, (_, report) in found.items()})
+        return masks
+
+    def start_joint_training_from_rewind_point(self, masks: MaskSet) -> dict[str, Any]:
+        """Rewind to θw (or θ0) where the run has one and set the masks; the masks' figures and the search's
+        cost (from the mask reports, so a resumed run or masks taken from another run report it too)
+        for metrics.json."""
+        paths = self.paths
+        start = paths.warmup_weights if paths.warmup_weights.is_file() else paths.init_weights
+        if start.is_file():
+            rewind(self.experiment.model, load_torch(start), masks)
+        else:
+            self.experiment.model.sharing.set_masks(masks)
+        figures = masks.summary()
+        logger.info("masks: %s; overlap ratio %.4f", ", ".join(
+            f"{t} kept {100 * f:.2f}%" for t, f in figures["kept_fraction"].items()), figures["overlap_ratio"])
+        return {**figures, **search_cost({t: read_mask_report(paths.root, t) for t in self.experiment.tasks})}
+
+    def train_jointly(self, extra_metrics: dict[str, Any]) -> dict[str, Any]:
+        """All tasks together, from the last epoch checkpoint when resuming."""
+        experiment, paths = self.experiment, self.paths
+        config = experiment.config
+        callbacks = [CALLBACKS.build(c) for c in config.trainer.callbacks]
+        if not any(c.type == "checkpoint" for c in config.trainer.callbacks):
+            callbacks.append(CALLBACKS.build(CALLBACKS.get("checkpoint").config(type="checkpoint")))
+        trainer = Trainer(config, experiment.model, experiment.data, experiment.vocab, paths, callbacks,
+                          experiment.tasks, extra_metrics=extra_metrics)
+        if self.resume and paths.last_checkpoint.is_file():
+            try:
+                trainer.load_state_dict(load_torch(paths.last_checkpoint))
+            except KeyError as missing:
+                raise RunDirError(f"cannot resume from {paths.last_checkpoint}: it has no {missing} entry; it was "
+                                  f"written by another version of sparse-sharing") from None
+            logger.info("resumed after epoch %d (step %d)", trainer.epoch, trainer.step)
+            if trainer.epoch > trainer.num_epochs:
+                raise RunDirError(f"cannot resume {paths.root} with trainer.num_epochs={trainer.num_epochs}: it "
+                                  f"has completed {trainer.epoch} epochs already")
+        if self.resume:  # a changed num_epochs, num_threads or device, once the state has loaded
+            write_json(paths.config, self.raw_config)
+        return trainer.train()
+
+    # ------------------------------------------------------------ helpers
+    def rewind_point(self) -> dict[str, torch.Tensor] | None:
+        """θw after a warm-up, else θ0; None for a source that trains nothing."""
+        if not self.source.needs_rewind_point:
+            return None
+        return load_torch(self.paths.warmup_weights if self.source.warmup_steps else self.paths.init_weights)
+
+    def _search_in_workers(self) -> list[tuple[Mask, dict[str, Any]]]:
+        experiment = self.experiment
+        jobs = [SearchJob(config=experiment.config.model_dump(), vocab=experiment.vocab.to_json(),
+                          tasks=experiment.tasks, tag_schemes=experiment.tag_schemes, task=task,
+                          data=without_test(experiment.data[task]), run_dir=self.paths.root,
+                          include_packages=self.include_packages) for task in experiment.tasks]
+        # A multiprocessing pool, not an executor: on an interrupt its workers are terminated at once
+        # (finished rounds are on disk; --resume redoes only the rounds that were running).
+        pool = get_context("spawn").Pool(self.jobs)
+        try:
+            results = pool.map(search_in_worker, jobs)
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
+        return results
+
+
+class SearchContext:
+    """What a mask source may ask of the run (``MaskContext``): train one task under a mask."""
+
+    def __init__(self, experiment: Experiment, paths: RunPaths, rewind_state: dict[str, torch.Tensor] | None) -> None:
+        self.experiment = experiment
+        self.paths = paths
+        self.seed = experiment.config.seed
+        self.rewind_state = rewind_state
+
+    def mask_shapes(self) -> dict[str, tuple[int, ...]]:
+        return self.experiment.model.sharing.mask_shapes()
+
+    def batches_per_epoch(self, task: str) -> int:
+        return math.ceil(len(self.experiment.data[task].instances["train"]) / self.experiment.config.trainer.batch_size)
+
+    def train(self, task: str, mask: Mask, steps: int, seed: int, callbacks: Sequence[Any] = ()) -> TrainedMask:
+        experiment = self.experiment
+        if self.rewind_state is None:
+            raise RuntimeError("this mask source declared needs_rewind_point = False, so it cannot train")
+        model = experiment.model
+        seed_everything(seed)
+        shapes = self.mask_shapes()
+        rewind(model, self.rewind_state,
+               MaskSet({t: (mask if t == task else all_kept(shapes)) for t in experiment.tasks}))
+        trainer = Trainer(experiment.config, model, {task: without_test(experiment.data[task])}, experiment.vocab,
+                          self.paths.task_search(task), [*progress_callbacks(experiment.config), *callbacks], [task],
+                          max_steps=steps)
+        trainer.train()
+        dev = trainer.history[-1]["tasks"][task]["dev"]["score"]
+        weights = {n: w.detach().clone() for n, w in model.sharing.prunable_weights(task).items()}
+        return TrainedMask(dev, trainer.step, weights)
+
+
+@dataclass(frozen=True)
+class SearchJob:
+    """A worker's whole input: the validated config (dumped: its classes are built at run time and do
+    not pickle), the vocabulary, and the one task's data; nothing is read again from disk but the
+    rewind point and the task's finished rounds."""
+
+    config: dict[str, Any]
+    vocab: dict[str, Any]
+    tasks: list[str]
+    tag_schemes: dict[str, str]
+    task: str
+    data: TaskData
+    run_dir: Path
+    include_packages: tuple[str, ...]
+
+
+def search_in_worker(job: SearchJob) -> tuple[Mask, dict[str, Any]]:
+    """A worker process's entry point: one torch thread, the run's plugins and log, one task's search."""
+    torch.set_num_threads(1)
+    import_plugins(job.include_packages)
+    paths = RunPaths(job.run_dir)
+    log_to_file(paths.log)
+    config = validate_experiment(job.config)
+    vocab = Vocabulary.from_json(job.vocab)
+    device = resolve_device(config.device)
+    model = build_model(config, vocab, job.tasks, job.tag_schemes).to(device)
+    experiment = Experiment(config, job.tasks, {job.task: job.data}, vocab, model, device)
+    return ExperimentRunner(experiment, paths).search_task(job.task)
+
+
+def search_cost(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per task the source and its training steps (``search_steps``), and the shared warm-up's steps,
+    as the mask reports record them (None where a report predates them)."""
+    return {"source": {t: r.get("source") for t, r in reports.items()},
+            "search_steps": {t: r.get("search_steps") for t, r in reports.items()},
+            "warmup_steps": next(iter(reports.values())).get("warmup_steps")}
+
+
+def progress_callbacks(config: Any) -> list:
+    return [CALLBACKS.build(c) for c in config.trainer.callbacks if c.type == "progress_bar"]
+
+
+def without_test(data: TaskData) -> TaskData:
+    """Search rounds and the warm-up never look at test data: their scores choose masks."""
+    return TaskData(data.reader, {s: v for s, v in data.sentences.items() if s != "test"},
+                    {s: v for s, v in data.instances.items() if s != "test"})
+
+
+def load_matching(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Load weights saved by a model of another strategy with the same parameter names (hard ↔ sparse)."""
+    result = model.load_state_dict(state, strict=False)
+    unexpected_weights = [k for k in result.unexpected_keys if ".masks." not in f".{k}"]
+    missing_weights = [k for k in result.missing_keys if ".masks." not in f".{k}"]
+    if unexpected_weights or missing_weights:
+        raise RuntimeError(f"rewind state does not fit the model: missing {missing_weights}, "
+                           f"unexpected {unexpected_weights}")
+
+
+def rewind(model: MultiTaskTagger, state: dict[str, torch.Tensor], masks: MaskSet) -> None:
+    load_matching(model, state)
+    model.sharing.set_masks(masks)
+
+
+@contextmanager
+def _random_state_kept() -> Iterator[None]:
+    """The caller's random state afterwards is what it was before, however much of a search ran here."""
+    states = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    try:
+        yield
+    finally:
+        torch.set_rng_state(states[0])
+        np.random.set_state(states[1])
+        random.setstate(states[2])
