@@ -136,7 +136,7 @@ def save_candidate(paths: RunPaths, task: str, k: int, tensors: dict[str, Any], 
               "seconds": round(time.monotonic() - started, 1)}
     save_torch(paths.round_masks(task, k), tensors)
     write_json(paths.round_record(task, k), record)
-    logger.info("mask candidate %s %d: kept %.2f%%, dev %.2f", task, k, 100 * kept, dev_score)
+    logger.info("mask search %s round %d: kept %.2f%%, dev %.2f", task, k, 100 * kept, dev_score)
     return record
 
 
