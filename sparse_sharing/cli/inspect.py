@@ -27,7 +27,7 @@ from sparse_sharing.devices import describe
 from sparse_sharing.errors import UserError
 from sparse_sharing.registry import ALL_KINDS, did_you_mean
 from sparse_sharing.training.model import parameter_counts
-from sparse_sharing.training.pipeline import build_experiment
+from sparse_sharing.training.pipeline import build_experiment, check_experiment
 
 
 def _type_name(annotation: typing.Any) -> str:
@@ -90,12 +90,14 @@ def schema_command(sweep: bool, include_packages: tuple[str, ...]) -> None:
 @device_option
 @user_errors_exit_2
 def validate_command(config_path: Path, overrides: tuple[str, ...], ext_vars: tuple[str, ...],
-                     include_packages: tuple[str, ...], device: str | None) -> None:
-    """Check CONFIG: validate it, read the data, build the vocabulary and model; no training."""
+                     jpaths: tuple[Path, ...], include_packages: tuple[str, ...], device: str | None) -> None:
+    """Check CONFIG as `ssl train` does before it starts: validate it, read the data, build the
+    vocabulary and model; no training, nothing written."""
     setup_console_logging()
     load_components(include_packages)
-    _, config = load_experiment(config_path, ext_vars, overrides, device)
+    _, config = load_experiment(config_path, ext_vars, overrides, jpaths, device)
     experiment = build_experiment(config)
+    check_experiment(experiment)
     counts = parameter_counts(experiment.model)
     click.echo(f"{config_path}: OK")
     click.echo(f"  strategy {config.model.sharing.type}; tasks {', '.join(experiment.tasks)}")

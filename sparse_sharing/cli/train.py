@@ -28,13 +28,13 @@ from sparse_sharing.training.pipeline import train
               help="Mask search: tasks searched in parallel processes (overrides masks.jobs).")
 @user_errors_exit_2
 def train_command(config_path: Path, run_dir: Path, overrides: tuple[str, ...], ext_vars: tuple[str, ...],
-                  include_packages: tuple[str, ...], device: str | None, resume: bool, force: bool,
-                  jobs: int | None) -> None:
+                  jpaths: tuple[Path, ...], include_packages: tuple[str, ...], device: str | None, resume: bool,
+                  force: bool, jobs: int | None) -> None:
     """Train the experiment in CONFIG (Jsonnet or JSON)."""
     setup_console_logging()
     stop_on_sigterm()
     load_components(include_packages)
-    raw, config = load_experiment(config_path, ext_vars, overrides, device)
+    raw, config = load_experiment(config_path, ext_vars, overrides, jpaths, device)
     metrics = train(raw, config, run_dir, resume=resume, force=force, include_packages=include_packages, jobs=jobs)
     for task, best in metrics["tasks"].items():
         test = f", test {best['test']:.2f}" if best.get("test") is not None else ""

@@ -19,7 +19,9 @@ import hashlib
 import json
 import logging
 import math
+import os
 import random
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,13 +32,15 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
+from sparse_sharing.components.callbacks.progress import WorkerBars
 from sparse_sharing.components.masks.mask_set import MaskSet
 from sparse_sharing.components.masks.sources import BestDev, FixedRound, MaskSearchConfig
 from sparse_sharing.components.sharing.hard import HardSharingConfig
 from sparse_sharing.registry import CALLBACKS, MASKS, PRUNERS
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.model import MultiTaskTagger, build_model
-from sparse_sharing.training.run_dir import RunPaths, load_torch, save_torch, write_json
+from sparse_sharing.errors import RunDirError
+from sparse_sharing.training.run_dir import RunPaths, first_line, load_torch, load_weights, save_torch, write_json
 from sparse_sharing.training.trainer import Trainer, seed_everything
 
 logger = logging.getLogger(__name__)
@@ -64,8 +68,11 @@ class SearchPaths:
         return self.task_dir(task) / f"round_{k:02d}.json"
 
 
-def _progress_callbacks(config: Any) -> list:
-    return [CALLBACKS.build(c) for c in config.trainer.callbacks if c.type == "progress_bar"]
+def _progress_callbacks(config: Any, tensorboard: bool = False) -> list:
+    """The config's progress bar (and, for the warm-up, its TensorBoard callback): search rounds
+    write no checkpoints; their TensorBoard record is one point per round (``_RoundBoard``)."""
+    kinds = {"progress_bar", "tensorboard"} if tensorboard else {"progress_bar"}
+    return [CALLBACKS.build(c) for c in config.trainer.callbacks if c.type in kinds]
 
 
 def _without_test(data: TaskData) -> TaskData:
@@ -79,7 +86,7 @@ def rewind_point(experiment: Any, paths: SearchPaths, search: MaskSearchConfig) 
     if not paths.init.is_file():
         save_torch(paths.init, experiment.model.state_dict())
     if search.warmup_steps == 0:
-        return load_torch(paths.init)
+        return load_torch(paths.init, advice=_REDO_STAGE)
     if not paths.warmup.is_file():
         logger.info("multi-task warm-up: %d steps of hard sharing over %s", search.warmup_steps,
                     ", ".join(experiment.tasks))
@@ -88,14 +95,20 @@ def rewind_point(experiment: Any, paths: SearchPaths, search: MaskSearchConfig) 
             update={"sharing": HardSharingConfig(type="hard")})})
         schemes = {t: d.tag_scheme for t, d in experiment.data.items()}
         hard = build_model(hard_config, experiment.vocab, experiment.tasks, schemes)
-        _load_matching(hard, load_torch(paths.init))
+        load_weights(hard, load_torch(paths.init, advice=_REDO_STAGE), paths.init, lambda s: _load_matching(hard, s))
         data = {t: _without_test(d) for t, d in experiment.data.items()}
-        trainer = Trainer(hard_config, hard, data, experiment.vocab, RunPaths(paths.root / "mask_search" / "warmup"),
-                          _progress_callbacks(config), experiment.tasks, max_steps=search.warmup_steps)
+        warmup_paths = RunPaths(paths.root / "mask_search" / "warmup",
+                                tensorboard_dir=RunPaths(paths.root).tensorboard / "warmup")
+        trainer = Trainer(hard_config, hard, data, experiment.vocab, warmup_paths,
+                          _progress_callbacks(config, tensorboard=True), experiment.tasks,
+                          max_steps=search.warmup_steps, stage="warm-up")
         trainer.num_epochs = math.ceil(search.warmup_steps / trainer.steps_per_epoch)
         trainer.train()
         save_torch(paths.warmup, hard.state_dict())
-    return load_torch(paths.warmup)
+    return load_torch(paths.warmup, advice=_REDO_STAGE)
+
+
+_REDO_STAGE = "delete it and resume: the search makes it again"
 
 
 def _load_matching(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
@@ -128,6 +141,7 @@ def search_task(run_dir: str, task: str, include_packages: Sequence[str], thread
     state = rewind_point(experiment, paths, search)  # already made: read back
     mask = MaskSet.all_ones(model.sharing.prunable_weights(task), experiment.tasks)
     data = {task: _without_test(experiment.data[task])}
+    board = _RoundBoard(experiment.config, run_paths, task)
     records = []
     for k in range(search.num_rounds + 1):
         kept = mask.kept_fraction(task)
@@ -135,17 +149,20 @@ def search_task(run_dir: str, task: str, include_packages: Sequence[str], thread
             break
         record_path, masks_path = paths.round_record(task, k), paths.round_masks(task, k)
         if record_path.is_file() and masks_path.is_file():
-            records.append(json.loads(record_path.read_text()))
-            mask = _with_task_mask(mask, task, load_torch(masks_path)["next_mask"])
+            records.append(_read_record(record_path))
+            mask = _with_task_mask(mask, task, read_round_masks(masks_path, mask[task])["next_mask"])
             continue
         started = time.monotonic()
         # Each round draws its own random numbers (dropout), so a round redone on --resume, or run in
         # another process, trains exactly as it did (or would have) in an uninterrupted search.
         seed_everything(_round_seed(experiment.config.seed, task, k))
-        rewind(model, state, mask)
+        load_weights(model, state, paths.warmup if search.warmup_steps else paths.init,
+                     lambda s: rewind(model, s, mask))
         trainer = Trainer(experiment.config, model, data, experiment.vocab, RunPaths(paths.task_dir(task)),
-                          _progress_callbacks(experiment.config), [task], max_steps=_round_steps(search, data[task],
-                                                                                                 experiment.config))
+                          _progress_callbacks(experiment.config), [task],
+                          max_steps=_round_steps(search, data[task], experiment.config),
+                          stage=f"mask search {task} round {k}/{search.num_rounds} (kept {100 * kept:.1f}%)",
+                          log_evaluations=False)
         trainer.num_epochs = math.ceil(trainer.max_steps / trainer.steps_per_epoch)
         trainer.train()
         dev = trainer.history[-1]["tasks"][task]["dev"]["score"]
@@ -155,10 +172,78 @@ def search_task(run_dir: str, task: str, include_packages: Sequence[str], thread
                   "seconds": round(time.monotonic() - started, 1)}
         save_torch(masks_path, {"mask": mask[task], "next_mask": next_mask})
         write_json(record_path, record)
-        logger.info("mask search %s round %d: kept %.2f%%, dev %.2f", task, k, 100 * kept, dev)
+        logger.info("mask search %s round %d/%d: kept %.2f%%, dev %.2f", task, k, search.num_rounds, 100 * kept, dev)
+        board.add(record)
         records.append(record)
         mask = _with_task_mask(mask, task, next_mask)
+    board.close()
     return {"task": task, "rounds": records}
+
+
+class _RoundBoard:
+    """Each search round's dev score and kept fraction as TensorBoard points (x = round), under
+    ``tensorboard/mask_search/<task>``, when the config has a TensorBoard callback."""
+
+    def __init__(self, config: Any, paths: RunPaths, task: str) -> None:
+        self.writer = None
+        if any(c.type == "tensorboard" for c in config.trainer.callbacks):
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.writer = SummaryWriter(str(paths.tensorboard / "mask_search" / task))
+        self.task = task
+
+    def add(self, record: dict) -> None:
+        if self.writer is not None:
+            self.writer.add_scalar(f"mask_search/{self.task}/dev_score", record["dev_score"], record["round"])
+            self.writer.add_scalar(f"mask_search/{self.task}/kept_fraction", record["kept_fraction"], record["round"])
+            self.writer.flush()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+def _read_record(path: Path) -> dict:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        float(record["dev_score"]), float(record["kept_fraction"]), int(record["round"])
+    except (ValueError, KeyError, TypeError, OSError) as error:
+        raise RunDirError(f"search round record {path} is damaged ({first_line(error)}); {_REDO_STAGE}") from None
+    return record
+
+
+def read_round_masks(path: Path, like: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
+    """A round file's ``mask`` and ``next_mask``, checked against the task's current mask's names and shapes."""
+    stored = load_torch(path, "search round file", advice=_REDO_STAGE)
+    try:
+        for key in ("mask", "next_mask"):
+            tensors = stored[key]
+            if set(tensors) != set(like) or any(tensors[n].shape != like[n].shape or tensors[n].dtype != torch.bool
+                                                for n in like):
+                raise ValueError(f"its {key} does not fit this model's masked tensors")
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        raise RunDirError(f"search round file {path} does not hold this run's masks ({first_line(error)}); "
+                          f"{_REDO_STAGE}") from None
+    return stored
+
+
+def _worker_start(parent: int, workers_started: Any, reports: Any) -> None:
+    """A search worker ends when its parent does, even by ``kill -9``: without this it would
+    train on, writing into the run directory, until its round ends. It sends its progress bars and
+    round lines to the parent, which shows them on the terminal, each worker's bar on its own line."""
+    from sparse_sharing.components.callbacks.progress import report_to_parent
+
+    with workers_started.get_lock():
+        line = workers_started.value
+        workers_started.value += 1
+    report_to_parent(reports, line, loggers=(__name__,))
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _round_seed(seed: int, task: str, k: int) -> int:
@@ -224,7 +309,10 @@ def _search_masks(search: MaskSearchConfig, experiment: Any, run_dir: Path, incl
     if jobs > 1:
         # A multiprocessing pool, not an executor: on an interrupt its workers are terminated at once
         # (finished rounds are on disk; --resume redoes only the rounds that were running).
-        pool = get_context("spawn").Pool(jobs)
+        context = get_context("spawn")
+        reports = context.Queue()
+        bars = WorkerBars(reports)
+        pool = context.Pool(jobs, initializer=_worker_start, initargs=(os.getpid(), context.Value("i", 0), reports))
         try:
             results = pool.starmap(search_task, arguments)
             pool.close()
@@ -233,6 +321,7 @@ def _search_masks(search: MaskSearchConfig, experiment: Any, run_dir: Path, incl
             raise
         finally:
             pool.join()
+            bars.close()
     else:
         results = [search_task(*a) for a in arguments]
     chosen: dict[str, dict[str, torch.Tensor]] = {}
@@ -240,7 +329,8 @@ def _search_masks(search: MaskSearchConfig, experiment: Any, run_dir: Path, incl
     for result in results:
         task, records = result["task"], result["rounds"]
         best = choose_round(records, search)
-        chosen[task] = load_torch(paths.round_masks(task, best["round"]))["mask"]
+        chosen[task] = read_round_masks(paths.round_masks(task, best["round"]),
+                                        experiment.model.sharing.prunable_weights(task))["mask"]
         reports[task] = {"round": best["round"], "dev_score": best["dev_score"], "source": "search",
                          "selection": search.selection.model_dump(), "rounds": records,
                          "search_steps": sum(r["steps"] for r in records), "warmup_steps": search.warmup_steps,

@@ -14,12 +14,20 @@ from sparse_sharing.components.data.vocabulary import Vocabulary
 from sparse_sharing.components.masks.mask_set import MaskSet, mask_path, read_mask_report
 from sparse_sharing.config.schema import trained_tasks, validate_experiment
 from sparse_sharing.devices import resolve_device
-from sparse_sharing.errors import ConfigError, RunDirError
+from sparse_sharing.errors import ConfigError, RunDirError, UserError
 from sparse_sharing.registry import CALLBACKS, MASKS
 from sparse_sharing.training.data_setup import TaskData, build_vocabulary, index_tasks, read_tasks
 from sparse_sharing.training.mask_search import SearchPaths, rewind
 from sparse_sharing.training.model import MultiTaskTagger, build_model
-from sparse_sharing.training.run_dir import RunPaths, load_torch, prepare_run_dir, write_json
+from sparse_sharing.training.run_dir import (
+    RunPaths,
+    create_run_dir,
+    first_line,
+    load_torch,
+    load_weights,
+    prepare_run_dir,
+    write_json,
+)
 from sparse_sharing.training.trainer import Trainer, seed_everything
 
 logger = logging.getLogger(__name__)
@@ -52,18 +60,23 @@ def uses_masks(model: MultiTaskTagger) -> bool:
     return hasattr(model.sharing, "set_masks")
 
 
+def check_experiment(experiment: Experiment) -> None:
+    """What `ssl train` refuses before it starts, so that `ssl validate` refuses it too."""
+    config = experiment.config
+    if uses_masks(experiment.model) and config.masks is None:
+        raise ConfigError(f"masks: sharing '{config.model.sharing.type}' needs a `masks` block: "
+                          f"{{type: 'search', ...}} or {{type: 'from_run', path: ...}}")
+
+
 def train(raw_config: dict, config: Any, run_dir: Path, resume: bool = False, force: bool = False,
           include_packages: Sequence[str] = (), jobs: int | None = None) -> dict:
     paths = prepare_run_dir(run_dir, resume=resume, force=force)
     if resume:
         config = resumed_config(paths, raw_config, config)
-    vocab = Vocabulary.load(paths.vocabulary) if resume else None
-    try:
-        experiment = build_experiment(config, vocab)
-    except BaseException:
-        if not resume:  # nothing of this run exists yet: leave no directory that blocks a retry
-            shutil.rmtree(paths.root, ignore_errors=True)
-        raise
+    vocab = load_vocabulary(paths) if resume else None
+    experiment = build_experiment(config, vocab)
+    check_experiment(experiment)
+    create_run_dir(paths, resume)  # only now: a refused start leaves no directory behind
     if not resume:  # config.json last: its presence marks a run that can be resumed
         write_json(paths.vocabulary, experiment.vocab.to_json())
         write_json(paths.config, raw_config)
@@ -71,21 +84,23 @@ def train(raw_config: dict, config: Any, run_dir: Path, resume: bool = False, fo
     logger.info("%s run in %s", "resumed" if resume else "started", paths.root)
     extra_metrics = {}
     if uses_masks(experiment.model):
-        extra_metrics = prepare_masks(experiment, paths, include_packages, jobs)
+        try:
+            extra_metrics = prepare_masks(experiment, paths, include_packages, jobs)
+        except UserError:
+            if not resume:  # e.g. `from_run` names a run without masks: nothing of this run is worth keeping
+                detach_log(paths)
+                shutil.rmtree(paths.root, ignore_errors=True)
+            raise
     elif config.masks is not None:
         logger.info("the masks block is unused: sharing '%s' has no masks", config.model.sharing.type)
     callbacks = [CALLBACKS.build(c) for c in config.trainer.callbacks]
     if not any(c.type == "checkpoint" for c in config.trainer.callbacks):
         callbacks.append(CALLBACKS.build(CALLBACKS.get("checkpoint").config(type="checkpoint")))
     trainer = Trainer(config, experiment.model, experiment.data, experiment.vocab, paths, callbacks,
-                      experiment.tasks)
+                      experiment.tasks, stage="train")
     trainer.extra_metrics = extra_metrics
     if resume and paths.last_checkpoint.is_file():
-        try:
-            trainer.load_state_dict(load_torch(paths.last_checkpoint))
-        except KeyError as missing:
-            raise RunDirError(f"cannot resume from {paths.last_checkpoint}: it has no {missing} entry; it was "
-                              f"written by another version of sparse-sharing") from None
+        restore_trainer(trainer, paths.last_checkpoint)
         logger.info("resumed after epoch %d (step %d)", trainer.epoch, trainer.step)
         if trainer.epoch > trainer.num_epochs:
             raise RunDirError(f"cannot resume {paths.root} with trainer.num_epochs={trainer.num_epochs}: it has "
@@ -95,6 +110,40 @@ def train(raw_config: dict, config: Any, run_dir: Path, resume: bool = False, fo
     return trainer.train()
 
 
+def restore_trainer(trainer: Trainer, checkpoint: Path) -> None:
+    """The whole training state from ``last.pt``; a file of another model or version is the user's to fix."""
+    state = load_torch(checkpoint)
+    try:
+        trainer.load_state_dict(state)
+    except KeyError as missing:
+        raise RunDirError(f"cannot resume from {checkpoint}: it has no {missing} entry; it was "
+                          f"written by another version of sparse-sharing") from None
+    except (RuntimeError, ValueError, TypeError, IndexError, AttributeError) as error:
+        raise RunDirError(f"cannot resume from {checkpoint}: it does not fit this run's model and optimizers "
+                          f"({first_line(error)}); delete it to restart joint training, or resume the run it "
+                          f"came from") from None
+
+
+def read_run_json(path: Path) -> Any:
+    """A JSON file of a run directory (config, vocabulary), or a RunDirError saying it is broken."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunDirError(f"{path} does not exist: is {path.parent} a run directory?") from None
+    except (ValueError, OSError) as error:
+        raise RunDirError(f"{path} is damaged ({first_line(error)}); restore it from a backup or "
+                          f"start the run again with --force") from None
+
+
+def load_vocabulary(paths: RunPaths) -> Vocabulary:
+    data = read_run_json(paths.vocabulary)
+    try:
+        return Vocabulary.from_json(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise RunDirError(f"{paths.vocabulary} is not a vocabulary sparse-sharing wrote ({first_line(error)}); "
+                          f"restore it from a backup or start the run again with --force") from None
+
+
 def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:
     """The config a resumed run continues with: the one it started with, except that
     `num_threads`, `device` and `masks.jobs` (properties of the machine: a parallel search gives
@@ -102,7 +151,7 @@ def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:
     epochs extends a run (the schedules depend on the epoch reached, not on the total, so an
     extended run equals one planned that long); lowering them to the epochs done closes an
     interrupted run as finished."""
-    saved_raw = json.loads(paths.config.read_text())
+    saved_raw = read_run_json(paths.config)
     saved = validate_experiment(saved_raw, source=str(paths.config))
     if saved_raw == raw_config:
         return saved
@@ -132,9 +181,6 @@ def prepare_masks(experiment: Experiment, paths: RunPaths, include_packages: Seq
     Returns the masks' figures for metrics.json.
     """
     config, sharing = experiment.config, experiment.model.sharing
-    if config.masks is None:
-        raise ConfigError(f"sharing '{config.model.sharing.type}' needs a `masks` block: "
-                          f"{{type: 'search', ...}} or {{type: 'from_run', path: ...}}")
     if all(mask_path(paths.root, t).is_file() for t in experiment.tasks):
         masks = MaskSet.load(paths.root, sharing.mask_shapes(), tasks=experiment.tasks)
         logger.info("masks already chosen: read from %s", paths.root / "masks")
@@ -145,7 +191,7 @@ def prepare_masks(experiment: Experiment, paths: RunPaths, include_packages: Seq
     search = SearchPaths(paths.root)
     start = search.warmup if search.warmup.is_file() else search.init
     if start.is_file():
-        rewind(experiment.model, load_torch(start), masks)
+        load_weights(experiment.model, load_torch(start), start, lambda state: rewind(experiment.model, state, masks))
     else:
         sharing.set_masks(masks)
     figures = mask_figures(masks)
@@ -180,12 +226,20 @@ def attach_log(paths: RunPaths) -> None:
     root.addHandler(handler)
 
 
+def detach_log(paths: RunPaths) -> None:
+    target = str(paths.log.resolve())
+    root = logging.getLogger("sparse_sharing")
+    for handler in [h for h in root.handlers if getattr(h, "baseFilename", None) == target]:
+        root.removeHandler(handler)
+        handler.close()
+
+
 def load_trained(run_dir: Path) -> tuple[Any, RunPaths, Vocabulary]:
     paths = RunPaths(Path(run_dir))
     if not paths.config.is_file() or not paths.vocabulary.is_file():
         raise RunDirError(f"{paths.root} is not a run directory (no config.json or vocabulary.json)")
-    config = validate_experiment(json.loads(paths.config.read_text()), source=str(paths.config))
-    return config, paths, Vocabulary.load(paths.vocabulary)
+    config = validate_experiment(read_run_json(paths.config), source=str(paths.config))
+    return config, paths, load_vocabulary(paths)
 
 
 def load_run_experiment(run_dir: Path, threads: int | None = None) -> tuple[Experiment, RunPaths]:
@@ -201,6 +255,7 @@ def load_best_model(config: Any, paths: RunPaths, vocab: Vocabulary, task: str, 
         raise RunDirError(f"no dev-best checkpoint for task '{task}' in {paths.checkpoints} "
                           f"(did the run finish an evaluation?)")
     model = build_model(config, vocab, trained_tasks(config), tag_schemes)
-    model.load_state_dict(load_torch(checkpoint))
+    load_weights(model, load_torch(checkpoint, advice="train the run again, or restore the file from a backup"),
+                 checkpoint)
     model.eval()
     return model
