@@ -499,7 +499,8 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 
 def test_refused_sparse_start_leaves_no_directory(trained: Trained, tmp_path: Path) -> None:
     config = tmp_path / "sparse_no_masks.jsonnet"
-    config.write_text(f"(import {json.dumps(str(trained.config))}) + {{ model+: {{ sharing: {{ type: 'sparse' }} }} }}\n")
+    config.write_text(f"(import {json.dumps(str(trained.config))}) + "
+                      f"{{ model+: {{ sharing: {{ type: 'sparse' }} }} }}\n")
     run_dir = tmp_path / "run"
     result = run_ssl("train", config, "-s", run_dir)
     assert result.returncode == 2 and "needs a `masks` block" in result.stderr

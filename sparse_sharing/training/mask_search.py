@@ -36,10 +36,10 @@ from sparse_sharing.components.callbacks.progress import WorkerBars
 from sparse_sharing.components.masks.mask_set import MaskSet
 from sparse_sharing.components.masks.sources import BestDev, FixedRound, MaskSearchConfig
 from sparse_sharing.components.sharing.hard import HardSharingConfig
+from sparse_sharing.errors import RunDirError
 from sparse_sharing.registry import CALLBACKS, MASKS, PRUNERS
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.model import MultiTaskTagger, build_model
-from sparse_sharing.errors import RunDirError
 from sparse_sharing.training.run_dir import RunPaths, first_line, load_torch, load_weights, save_torch, write_json
 from sparse_sharing.training.trainer import Trainer, seed_everything
 
@@ -206,7 +206,8 @@ class _RoundBoard:
 def _read_record(path: Path) -> dict:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
-        float(record["dev_score"]), float(record["kept_fraction"]), int(record["round"])
+        for key, kind in (("dev_score", float), ("kept_fraction", float), ("round", int)):
+            kind(record[key])  # choose_round compares these: each must be there and be a number
     except (ValueError, KeyError, TypeError, OSError) as error:
         raise RunDirError(f"search round record {path} is damaged ({first_line(error)}); {_REDO_STAGE}") from None
     return record

@@ -11,7 +11,7 @@ import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -138,7 +138,7 @@ def load_torch(path: Path, what: str = "checkpoint", advice: str = "") -> Any:
         raise RunDirError(f"{what} {path} is damaged or not a torch file ({first_line(error)}); {advice}") from None
 
 
-def load_weights(model: torch.nn.Module, state: Any, path: Path, load: Any = None) -> None:
+def load_weights(model: torch.nn.Module, state: Any, path: Path, load: Callable[[Any], Any] | None = None) -> None:
     """Load a weights file into ``model`` (with ``load``, default ``model.load_state_dict``), or
     say which file does not fit it: the tensors of another model config, or not a state dict at all."""
     try:

@@ -170,7 +170,8 @@ class Trainer:
         self.history.append(record)
         for callback in self.callbacks:
             callback.on_evaluation(self, record, improved)
-        scores = "; ".join(f"{t} dev {s['dev']['score']:.2f}" + (f" test {s['test']['score']:.2f}" if "test" in s else "")
+        scores = "; ".join(f"{t} dev {s['dev']['score']:.2f}"
+                           + (f" test {s['test']['score']:.2f}" if "test" in s else "")
                            for t, s in record["tasks"].items())
         logger.log(logging.INFO if self.log_evaluations else logging.DEBUG, "%s epoch %d step %d: %s%s", self.stage,
                    self.epoch, self.step, scores, f" (new best: {', '.join(improved)})" if improved else "")
