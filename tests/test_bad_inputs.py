@@ -454,7 +454,7 @@ def output_inside_a_file(c: Case):
 # ------------------------------------------------------------------ devices
 @case("device")
 def device_not_a_device(c: Case):
-    return ["validate", c.t.config, "--device", "tpu"], ["device 'tpu'", "cuda:N"]
+    return ["validate", c.t.config, "--device", "tpu"], ["tiny.jsonnet", "device:", "cuda"]
 
 
 @case("device")
