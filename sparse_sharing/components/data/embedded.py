@@ -28,6 +28,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from sparse_sharing.components.data.conll import ConllReader, ConllReaderConfig
 from sparse_sharing.components.data.sentence import Sentence
 from sparse_sharing.components.data.tag_schemes import check_conversion, convert_tags
+from sparse_sharing.errors import DataError
 from sparse_sharing.registry import DATASET_READERS, ComponentConfig
 
 T = TypeVar("T")
@@ -149,7 +150,7 @@ class EmbeddedReader:
         ``ssl corpus``'s export (word POS chunk NER, BIO): that is how ``ssl evaluate`` scores a
         run on the bundled corpus against a file. The split names always mean the splits."""
         if str(path) not in _SIZES:
-            return self._file_reader().read(path, with_tags)
+            return self._file_reader(path).read(path, with_tags)
         column = _COLUMNS[self.config.column]
         source_scheme = _FILE_SCHEMES[self.config.column]
         return [
@@ -166,9 +167,13 @@ class EmbeddedReader:
         """A split's words, or a file's: one token per line in the first column, as for any run."""
         if str(path) in _SIZES:
             return self.read(path, with_tags=False)
-        return self._file_reader().read_words(path)
+        return self._file_reader(path).read_words(path)
 
-    def _file_reader(self) -> ConllReader:
+    def _file_reader(self, path: str | Path) -> ConllReader:
+        """A reader of files in the export's layout; a path that is no file is most likely a misspelt split."""
+        if not Path(path).exists():
+            raise DataError(f"the embedded corpus has no split {str(path)!r}; valid names: {', '.join(SPLITS)} "
+                            f"(or a file in the layout `ssl corpus` writes, but there is no file {path})")
         return ConllReader(ConllReaderConfig(
             type="conll", tag_column=_COLUMNS[self.config.column], num_columns=len(_COLUMNS) + 1,
             input_scheme=_FILE_SCHEMES[self.config.column], tag_scheme=self.tag_scheme))
