@@ -16,3 +16,12 @@ def log_to_file(path: Path) -> None:
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root.addHandler(handler)
+
+
+def detach_log_file(path: Path) -> None:
+    """Stop logging to ``path`` (a refused start removes its run directory, log and all)."""
+    target = str(Path(path).resolve())
+    root = logging.getLogger("sparse_sharing")
+    for handler in [h for h in root.handlers if getattr(h, "baseFilename", None) == target]:
+        root.removeHandler(handler)
+        handler.close()

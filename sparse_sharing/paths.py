@@ -11,6 +11,7 @@ class RunPaths:
     """The files of one run directory, or of a run nested in one (the warm-up, a task's rounds)."""
 
     root: Path
+    tensorboard_dir: Path | None = None  # a stage inside a run (the warm-up) logs into the run's tensorboard/
 
     @property
     def config(self) -> Path:
@@ -30,7 +31,7 @@ class RunPaths:
 
     @property
     def tensorboard(self) -> Path:
-        return self.root / "tensorboard"
+        return self.tensorboard_dir or self.root / "tensorboard"
 
     @property
     def checkpoints(self) -> Path:
@@ -72,8 +73,12 @@ class RunPaths:
 
     @property
     def warmup_run(self) -> "RunPaths":
-        """The warm-up's own metrics and checkpoints."""
-        return RunPaths(self.search / "warmup")
+        """The warm-up's own metrics and checkpoints; its TensorBoard view is the run's tensorboard/warmup."""
+        return RunPaths(self.search / "warmup", tensorboard_dir=self.tensorboard / "warmup")
+
+    def search_board(self, task: str) -> Path:
+        """TensorBoard view of the task's rounds (dev_score, kept_fraction per round)."""
+        return self.tensorboard / "mask_search" / task
 
     def task_search(self, task: str) -> "RunPaths":
         """One task's search: its rounds, and the metrics of the round training last."""

@@ -238,7 +238,7 @@ def test_resume_redoes_only_the_interrupted_round(search_run: SearchRun) -> None
     for path, (mtime, content) in untouched.items():
         assert path.stat().st_mtime_ns == mtime and path.read_bytes() == content, f"{path} was redone"
     redone = [line for line in result.stderr.splitlines() if "mask search" in line and "round" in line]
-    assert len(redone) == 1 and f"mask search ner round {ROUNDS}:" in redone[0], result.stderr
+    assert len(redone) == 1 and f"mask search ner round {ROUNDS}/{ROUNDS}:" in redone[0], result.stderr
     assert "multi-task warm-up" not in result.stderr
 
     # The redone round is the round the first run did: same mask, same pruning, same record.

@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import functools
-import logging
 import signal
 import sys
+import traceback
+from pathlib import Path
 from typing import Any, Callable
 
 import click
 import torch
 
+from sparse_sharing.components.callbacks.progress import add_console_handler
 from sparse_sharing.errors import UserError
 from sparse_sharing.registry import import_plugins
 from sparse_sharing.training.trainer import seed_everything
@@ -29,7 +31,16 @@ def device_option(command: Callable) -> Callable:
     )(command)
 
 
+def jpath_option(command: Callable) -> Callable:
+    return click.option(
+        "-J", "--jpath", "jpaths", multiple=True, type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+        help="Also search DIR for Jsonnet imports (repeatable; a later DIR wins). The bundled library "
+             "(base_network.libsonnet, embedded.libsonnet, ...) is always on the path.",
+    )(command)
+
+
 def config_options(command: Callable) -> Callable:
+    command = jpath_option(command)
     command = click.option("-o", "--overrides", multiple=True, metavar="OVERRIDE",
                            help="A JSON object or key.path=value (repeatable); only existing keys can be set.")(command)
     command = click.option("--ext-var", "ext_vars", multiple=True, metavar="NAME=VALUE",
@@ -37,14 +48,23 @@ def config_options(command: Callable) -> Callable:
     return include_package_option(command)
 
 
+def debug_requested() -> bool:
+    """Whether ``ssl --debug`` was given (outside a click context, e.g. in a test, it was not)."""
+    context = click.get_current_context(silent=True)
+    return bool(context and context.find_root().params.get("debug"))
+
+
 def user_errors_exit_2(command: Callable) -> Callable:
-    """A user's mistake is one line on stderr and exit code 2; anything else is a bug and keeps its traceback."""
+    """A user's mistake is one message on stderr and exit code 2, without a traceback unless
+    ``ssl --debug`` asks for it; anything else is a bug and keeps its traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except UserError as error:
+            if debug_requested():
+                traceback.print_exc()
             click.echo(f"Error: {error}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
@@ -65,13 +85,7 @@ def set_threads_and_seeds(config: Any) -> None:
 
 
 def setup_console_logging() -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
-    root = logging.getLogger("sparse_sharing")
-    root.setLevel(logging.INFO)
-    if not any(isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
-               for h in root.handlers):
-        root.addHandler(handler)
+    add_console_handler()
 
 
 def stop_on_sigterm() -> None:

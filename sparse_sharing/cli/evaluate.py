@@ -38,7 +38,11 @@ def _tasks(config, requested: tuple[str, ...]) -> list[str]:
 @user_errors_exit_2
 def evaluate_command(run_dir: Path, data_file: str, tasks: tuple[str, ...], output: Path | None,
                      include_packages: tuple[str, ...], device: str | None) -> None:
-    """Score DATA_FILE (same columns as the run's data) with each task's dev-best checkpoint."""
+    """Score DATA_FILE (same columns as the run's data) with each task's dev-best checkpoint.
+
+    For a run on the bundled corpus DATA_FILE is a split name (train, dev, test) or a file in the
+    layout `ssl corpus` writes (word POS chunk NER).
+    """
     load_components(include_packages)
     config, paths, vocab = load_trained(run_dir)
     target = resolve_device(device or config.device)
@@ -74,9 +78,11 @@ def predict_command(run_dir: Path, input_file: str, output: Path | None, tasks: 
                     include_packages: tuple[str, ...], device: str | None) -> None:
     """Tag INPUT_FILE (one token per line in the first column, blank line between sentences).
 
-    Writes CoNLL: the token, then one predicted column per task (tasks in the run's order, which
-    Jsonnet sorts by name; the order is printed on stderr), with span tags in the scheme of the
-    task's data files (e.g. IOB1 for CoNLL-2003), not the scheme it trained in.
+    Writes CoNLL: the token, then one predicted column per task, with span tags in the scheme of
+    the task's data files (e.g. IOB1 for CoNLL-2003), not the scheme it trained in. Columns follow
+    the --task options, else the config's `train_tasks`; without either they are by task name (Jsonnet
+    sorts an object's keys). The order is printed on stderr. Any run takes a file here, including
+    one trained on the bundled corpus.
     """
     load_components(include_packages)
     config, paths, vocab = load_trained(run_dir)

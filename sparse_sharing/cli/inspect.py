@@ -27,7 +27,7 @@ from sparse_sharing.config.sweep import SweepConfig
 from sparse_sharing.devices import describe
 from sparse_sharing.errors import UserError
 from sparse_sharing.registry import ALL_KINDS, Nested, did_you_mean
-from sparse_sharing.training.experiment import build_experiment
+from sparse_sharing.training.experiment import build_experiment, check_experiment
 from sparse_sharing.training.model import parameter_counts
 
 
@@ -97,13 +97,15 @@ def schema_command(sweep: bool, include_packages: tuple[str, ...]) -> None:
 @device_option
 @user_errors_exit_2
 def validate_command(config_path: Path, overrides: tuple[str, ...], ext_vars: tuple[str, ...],
-                     include_packages: tuple[str, ...], device: str | None) -> None:
-    """Check CONFIG: validate it, read the data, build the vocabulary and model; no training."""
+                     jpaths: tuple[Path, ...], include_packages: tuple[str, ...], device: str | None) -> None:
+    """Check CONFIG as `ssl train` does before it starts: validate it, read the data, build the
+    vocabulary and model; no training, nothing written."""
     setup_console_logging()
     load_components(include_packages)
-    _, config = load_experiment(config_path, ext_vars, overrides, device)
+    _, config = load_experiment(config_path, ext_vars, overrides, jpaths, device)
     set_threads_and_seeds(config)
     experiment = build_experiment(config)
+    check_experiment(experiment)
     counts = parameter_counts(experiment.model)
     click.echo(f"{config_path}: OK")
     click.echo(f"  strategy {config.model.sharing.type}; tasks {', '.join(experiment.tasks)}")

@@ -14,7 +14,6 @@ from sparse_sharing.cli.common import (
     user_errors_exit_2,
 )
 from sparse_sharing.config.loading import load_experiment
-from sparse_sharing.logs import log_to_file
 from sparse_sharing.training.pipeline import train
 from sparse_sharing.training.run_dir import prepare_run_dir
 
@@ -31,15 +30,14 @@ from sparse_sharing.training.run_dir import prepare_run_dir
               help="Mask search: tasks searched in parallel processes (overrides masks.jobs).")
 @user_errors_exit_2
 def train_command(config_path: Path, run_dir: Path, overrides: tuple[str, ...], ext_vars: tuple[str, ...],
-                  include_packages: tuple[str, ...], device: str | None, resume: bool, force: bool,
-                  jobs: int | None) -> None:
+                  jpaths: tuple[Path, ...], include_packages: tuple[str, ...], device: str | None, resume: bool,
+                  force: bool, jobs: int | None) -> None:
     """Train the experiment in CONFIG (Jsonnet or JSON)."""
     setup_console_logging()
     stop_on_sigterm()
     load_components(include_packages)
-    raw, config = load_experiment(config_path, ext_vars, overrides, device)
-    paths = prepare_run_dir(run_dir, resume=resume, force=force)
-    log_to_file(paths.log)
+    raw, config = load_experiment(config_path, ext_vars, overrides, jpaths, device)
+    paths = prepare_run_dir(run_dir, resume=resume, force=force)  # checks only: nothing is created yet
     set_threads_and_seeds(config)
     metrics = train(raw, config, paths, resume=resume, include_packages=include_packages, jobs=jobs)
     for task, best in metrics["tasks"].items():

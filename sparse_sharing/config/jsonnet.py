@@ -35,8 +35,8 @@ def evaluate_jsonnet(
 
     Only the given ``ext_vars`` are visible to ``std.extVar``: passing the environment would
     make a run depend on whatever happens to be exported in the shell that started it.
-    ``jpathdir`` lists library directories searched after the file's own directory, since
-    the shared ``experiments/lib`` lives outside the package.
+    ``jpathdir`` lists library directories searched after the file's own directory (the last
+    one that has the file wins).
     """
     path = Path(path)
     if not path.is_file():

@@ -7,26 +7,36 @@ from typing import Any, Sequence
 from sparse_sharing.config.jsonnet import evaluate_jsonnet, parse_ext_vars
 from sparse_sharing.config.overrides import apply_overrides, parse_overrides
 from sparse_sharing.config.schema import validate_experiment
+from sparse_sharing.errors import ConfigError
+
+# The Jsonnet library (base_network.libsonnet, embedded.libsonnet...), installed with the package.
+LIBRARY = Path(__file__).resolve().parent / "jsonnet_lib"
 
 
-def library_dirs(config_path: Path) -> list[Path]:
-    """`experiments/lib` beside the config's folder and under the current directory, when present."""
-    candidates = [config_path.resolve().parent / "lib", config_path.resolve().parent.parent / "lib",
-                  Path.cwd() / "experiments" / "lib"]
-    return [p for p in dict.fromkeys(candidates) if p.is_dir()]
+def library_dirs(config_path: Path, jpaths: Sequence[Path] = ()) -> list[Path]:
+    """Where ``import 'x.libsonnet'`` looks after the config's own folder, lowest priority first
+    (Jsonnet lets the last directory win): the bundled library, a ``lib/`` beside the config's
+    folder or its parent (a project laid out like ``experiments/``), then each ``-J DIR``."""
+    for directory in jpaths:
+        if not Path(directory).is_dir():
+            raise ConfigError(f"-J {directory}: no such directory")
+    here = Path(config_path).resolve().parent
+    candidates = [LIBRARY, *(p for p in (here.parent / "lib", here / "lib") if p.is_dir()), *map(Path, jpaths)]
+    return list(dict.fromkeys(candidates))
 
 
-def resolve_config(path: str | Path, ext_vars: Sequence[str] = (), overrides: Sequence[str] = ()) -> dict:
+def resolve_config(path: str | Path, ext_vars: Sequence[str] = (), overrides: Sequence[str] = (),
+                   jpaths: Sequence[Path] = ()) -> dict:
     path = Path(path)
-    raw = evaluate_jsonnet(path, parse_ext_vars(ext_vars), jpathdir=library_dirs(path))
+    raw = evaluate_jsonnet(path, parse_ext_vars(ext_vars), jpathdir=library_dirs(path, jpaths))
     return apply_overrides(raw, parse_overrides(overrides))
 
 
 def load_experiment(path: str | Path, ext_vars: Sequence[str] = (), overrides: Sequence[str] = (),
-                    device: str | None = None) -> tuple[dict, Any]:
+                    jpaths: Sequence[Path] = (), device: str | None = None) -> tuple[dict, Any]:
     """The resolved JSON (to save in the run) and its validated form; ``device`` (``--device``)
     replaces the config's, which may leave it at its default and so cannot be overridden with -o."""
-    raw = resolve_config(path, ext_vars, overrides)
+    raw = resolve_config(path, ext_vars, overrides, jpaths)
     if device is not None:
         raw = {**raw, "device": device}
     return raw, validate_experiment(raw, source=str(path))

@@ -6,9 +6,11 @@ also where a component names another (``Registry.union`` resolves ``Nested`` fie
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, model_validator
+from torch import nn
 
 import sparse_sharing.components  # noqa: F401  (registers every built-in component)
 from sparse_sharing.components.data.holdout import DevFromTrainConfig
@@ -30,6 +32,20 @@ from sparse_sharing.registry import (
     TOKEN_EMBEDDERS,
     Registry,
 )
+
+
+TASK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+# Names a task's modules cannot take: attributes of the nn.ModuleDict that holds them (train, keys...).
+_RESERVED = frozenset(dir(nn.ModuleDict()))
+
+
+def check_task_name(name: str) -> None:
+    """A task name keys module dicts and names files (masks/<task>.pt), so it is kept plain."""
+    if not TASK_NAME.fullmatch(name):
+        raise ValueError(f"task name {name!r} is not allowed: use letters, digits, '_' and '-', starting with a "
+                         f"letter or digit (pattern {TASK_NAME.pattern})")
+    if name in _RESERVED:
+        raise ValueError(f"task name {name!r} is reserved (a method of torch's ModuleDict): rename the task")
 
 
 class Strict(BaseModel):
@@ -109,6 +125,13 @@ def build_experiment_schema() -> type[BaseModel]:
     )
 
     class ExperimentBase(Strict):
+        @field_validator("tasks", mode="before", check_fields=False)
+        @classmethod
+        def _check_task_names(cls, tasks: Any) -> Any:
+            for name in tasks if isinstance(tasks, dict) else ():
+                check_task_name(name)
+            return tasks
+
         @model_validator(mode="after")
         def _check_train_tasks(self) -> "ExperimentBase":
             unknown = [t for t in (self.train_tasks or []) if t not in self.tasks]

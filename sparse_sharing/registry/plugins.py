@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import sys
+import traceback
 from pathlib import Path
 from typing import Iterable
 
@@ -19,20 +20,48 @@ def import_plugins(include_packages: Iterable[str] = ()) -> None:
     """Import every ``sparse_sharing.plugins`` entry point and each named package.
 
     A package registers its components by being imported, so importing is all there is
-    to loading a plugin. The current directory is importable, as with ``python -m``.
+    to loading a plugin. A package not installed is looked for in the current directory,
+    which is on ``sys.path`` only while that one named package is imported: a run directory
+    or a working directory may hold files from anyone, and a module there named like a
+    dependency that is imported later (``seqeval``, ``plistlib``) must never run.
     """
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        entry_point.load()
-    cwd = str(Path.cwd())
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
-    for package in include_packages:
         try:
-            importlib.import_module(package)
-        except ModuleNotFoundError as error:
-            if error.name and package.startswith(error.name):
-                raise ConfigError(
-                    f"--include-package {package}: no module named '{error.name}' "
-                    f"(is it installed, or in the current directory?)"
-                ) from None
-            raise
+            entry_point.load()
+        except Exception as error:
+            raise ConfigError(f"the installed plugin '{entry_point.name}' ({entry_point.value}) failed to import: "
+                              f"{_describe(error)}; fix or uninstall it") from None
+    for package in include_packages:
+        _import_named(package)
+
+
+def _import_named(package: str) -> None:
+    cwd = str(Path.cwd())
+    added = cwd not in sys.path
+    if added:
+        sys.path.append(cwd)  # after site-packages: an installed module of the same name wins
+    try:
+        importlib.import_module(package)
+    except ModuleNotFoundError as error:
+        if error.name and (package == error.name or package.startswith(error.name + ".")):
+            raise ConfigError(
+                f"--include-package {package}: no module named '{error.name}' "
+                f"(is it installed, or in the current directory?)"
+            ) from None
+        raise ConfigError(f"--include-package {package}: it imports '{error.name}', which is not installed; "
+                          f"install it (pip install ...) or remove the import") from None
+    except Exception as error:  # a plugin's own bug: name the file and line, not a traceback
+        raise ConfigError(f"--include-package {package} failed to import: {_describe(error)}; "
+                          f"fix the module (run `python -c 'import {package}'` to see the traceback)") from None
+    finally:
+        if added:
+            sys.path.remove(cwd)
+
+
+def _describe(error: BaseException) -> str:
+    """`file:line: Type: message` of where the error was raised (for a syntax error, where it is)."""
+    if isinstance(error, SyntaxError):
+        return f"{error.filename}:{error.lineno}: SyntaxError: {error.msg}"
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}: " if frames else ""
+    return f"{where}{type(error).__name__}: {error}"

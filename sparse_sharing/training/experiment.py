@@ -11,8 +11,8 @@ import torch
 from sparse_sharing.components.data.vocabulary import Vocabulary
 from sparse_sharing.config.schema import trained_tasks, validate_experiment
 from sparse_sharing.devices import resolve_device
-from sparse_sharing.errors import RunDirError
-from sparse_sharing.files import load_torch
+from sparse_sharing.errors import ConfigError, RunDirError
+from sparse_sharing.files import first_line, load_torch, load_weights
 from sparse_sharing.paths import RunPaths
 from sparse_sharing.registry.contracts import MaskedSharing
 from sparse_sharing.training.data_setup import TaskData, build_vocabulary, index_tasks, read_tasks
@@ -54,12 +54,40 @@ def uses_masks(model: MultiTaskTagger) -> bool:
     return isinstance(model.sharing, MaskedSharing)
 
 
+def check_experiment(experiment: Experiment) -> None:
+    """What `ssl train` refuses before it starts, so that `ssl validate` refuses it too."""
+    config = experiment.config
+    if uses_masks(experiment.model) and config.masks is None:
+        raise ConfigError(f"masks: sharing '{config.model.sharing.type}' needs a `masks` block: "
+                          f"{{type: 'search', ...}} or {{type: 'from_run', path: ...}}")
+
+
+def read_run_json(path: Path) -> Any:
+    """A JSON file of a run directory (config, vocabulary), or a RunDirError saying it is broken."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunDirError(f"{path} does not exist: is {path.parent} a run directory?") from None
+    except (ValueError, OSError) as error:
+        raise RunDirError(f"{path} is damaged ({first_line(error)}); restore it from a backup or "
+                          f"start the run again with --force") from None
+
+
+def load_vocabulary(paths: RunPaths) -> Vocabulary:
+    data = read_run_json(paths.vocabulary)
+    try:
+        return Vocabulary.from_json(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise RunDirError(f"{paths.vocabulary} is not a vocabulary sparse-sharing wrote ({first_line(error)}); "
+                          f"restore it from a backup or start the run again with --force") from None
+
+
 def load_trained(run_dir: Path) -> tuple[Any, RunPaths, Vocabulary]:
     paths = RunPaths(Path(run_dir))
     if not paths.config.is_file() or not paths.vocabulary.is_file():
         raise RunDirError(f"{paths.root} is not a run directory (no config.json or vocabulary.json)")
-    config = validate_experiment(json.loads(paths.config.read_text()), source=str(paths.config))
-    return config, paths, Vocabulary.load(paths.vocabulary)
+    config = validate_experiment(read_run_json(paths.config), source=str(paths.config))
+    return config, paths, load_vocabulary(paths)
 
 
 def load_run_experiment(run_dir: Path) -> tuple[Experiment, RunPaths]:
@@ -76,6 +104,7 @@ def load_best_model(config: Any, paths: RunPaths, vocab: Vocabulary, task: str,
         raise RunDirError(f"no dev-best checkpoint for task '{task}' in {paths.checkpoints} "
                           f"(did the run finish an evaluation?)")
     model = build_model(config, vocab, trained_tasks(config), tag_schemes)
-    model.load_state_dict(load_torch(checkpoint))
+    load_weights(model, load_torch(checkpoint, advice="train the run again, or restore the file from a backup"),
+                 checkpoint)
     model.eval()
     return model

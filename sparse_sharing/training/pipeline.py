@@ -1,16 +1,15 @@
 """`ssl train` as a function: config → data → vocabulary → model → the runner's stages."""
 from __future__ import annotations
 
-import json
 import logging
-import shutil
 from typing import Any, Sequence
 
-from sparse_sharing.components.data.vocabulary import Vocabulary
 from sparse_sharing.config.schema import validate_experiment
 from sparse_sharing.errors import RunDirError
+from sparse_sharing.logs import log_to_file
 from sparse_sharing.paths import RunPaths
-from sparse_sharing.training.experiment import build_experiment
+from sparse_sharing.training.experiment import build_experiment, check_experiment, load_vocabulary, read_run_json
+from sparse_sharing.training.run_dir import create_run_dir
 from sparse_sharing.training.runner import ExperimentRunner
 
 logger = logging.getLogger(__name__)
@@ -18,22 +17,22 @@ logger = logging.getLogger(__name__)
 
 def train(raw_config: dict, config: Any, paths: RunPaths, resume: bool = False,
           include_packages: Sequence[str] = (), jobs: int | None = None) -> dict:
-    """Train in the prepared run directory ``paths`` (see ``training.run_dir.prepare_run_dir``).
+    """Train in the run directory ``paths`` (checked by ``training.run_dir.prepare_run_dir``, which
+    creates nothing: the directory is made here once the experiment has been built, so a start
+    refused for a config or data error leaves no directory behind).
 
     The caller has seeded the random state with the config's seed and set the thread count.
     """
     if resume:
         config = resumed_config(paths, raw_config, config)
-    vocab = Vocabulary.load(paths.vocabulary) if resume else None
-    try:
-        experiment = build_experiment(config, vocab)
-    except BaseException:
-        if not resume:  # nothing of this run exists yet: leave no directory that blocks a retry
-            shutil.rmtree(paths.root, ignore_errors=True)
-        raise
-    logger.info("%s run in %s", "resumed" if resume else "started", paths.root)
+    vocab = load_vocabulary(paths) if resume else None
+    experiment = build_experiment(config, vocab)
+    check_experiment(experiment)
     runner = ExperimentRunner(experiment, paths, raw_config=raw_config, resume=resume,
                               include_packages=include_packages, jobs=jobs)
+    create_run_dir(paths, resume)  # only now: a refused start leaves no directory behind
+    log_to_file(paths.log)
+    logger.info("%s run in %s", "resumed" if resume else "started", paths.root)
     return runner.run()
 
 
@@ -44,7 +43,7 @@ def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:
     epochs extends a run (the schedules depend on the epoch reached, not on the total, so an
     extended run equals one planned that long); lowering them to the epochs done closes an
     interrupted run as finished."""
-    saved_raw = json.loads(paths.config.read_text())
+    saved_raw = read_run_json(paths.config)
     saved = validate_experiment(saved_raw, source=str(paths.config))
     if saved_raw == raw_config:
         return saved

@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import random
+import shutil
+import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -25,15 +29,17 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
+from sparse_sharing.components.callbacks.progress import WorkerBars, report_to_parent
 from sparse_sharing.components.data.vocabulary import Vocabulary
+from sparse_sharing.components.masks.candidates import REDO_STAGE
 from sparse_sharing.components.masks.mask_set import MaskSet, all_kept, read_mask_report
 from sparse_sharing.components.masks.source import Mask, MaskSource, TrainedMask
 from sparse_sharing.components.sharing.hard import HardSharingConfig
 from sparse_sharing.config.schema import validate_experiment
 from sparse_sharing.devices import resolve_device
-from sparse_sharing.errors import ConfigError, RunDirError
-from sparse_sharing.files import load_torch, save_torch, write_json
-from sparse_sharing.logs import log_to_file
+from sparse_sharing.errors import ConfigError, RunDirError, UserError
+from sparse_sharing.files import first_line, load_torch, load_weights, save_torch, write_json
+from sparse_sharing.logs import detach_log_file, log_to_file
 from sparse_sharing.paths import RunPaths
 from sparse_sharing.registry import CALLBACKS, MASKS, import_plugins
 from sparse_sharing.training.data_setup import TaskData
@@ -76,10 +82,16 @@ class ExperimentRunner:
         if self.source is not None:
             # The caller's random state is kept, so joint training draws the same numbers whether the
             # search ran here, in workers, partly (resumed) or not at all (masks from a file).
-            with _random_state_kept():
-                self.warm_up()
-                masks = self.select()
-            extra_metrics["masks"] = self.start_joint_training_from_rewind_point(masks)
+            try:
+                with _random_state_kept():
+                    self.warm_up()
+                    masks = self.select()
+                extra_metrics["masks"] = self.start_joint_training_from_rewind_point(masks)
+            except UserError:
+                if not self.resume:  # e.g. `from_run` names a run without masks: nothing here is worth keeping
+                    detach_log_file(self.paths.log)
+                    shutil.rmtree(self.paths.root, ignore_errors=True)
+                raise
         return self.train_jointly(extra_metrics)
 
     # ------------------------------------------------------------------ stages
@@ -99,15 +111,18 @@ class ExperimentRunner:
         hard_config = config.model_copy(update={"model": config.model.model_copy(
             update={"sharing": HardSharingConfig(type="hard")})})
         hard = build_model(hard_config, experiment.vocab, experiment.tasks, experiment.tag_schemes)
-        load_matching(hard, load_torch(paths.init_weights))
+        load_weights(hard, load_torch(paths.init_weights, advice=REDO_STAGE), paths.init_weights,
+                     lambda state: load_matching(hard, state))
         data = {t: without_test(d) for t, d in experiment.data.items()}
-        Trainer(hard_config, hard, data, experiment.vocab, paths.warmup_run, progress_callbacks(config),
-                experiment.tasks, max_steps=steps).train()
+        Trainer(hard_config, hard, data, experiment.vocab, paths.warmup_run,
+                progress_callbacks(config, tensorboard=True), experiment.tasks, max_steps=steps, stage="warm-up").train()
         save_torch(paths.warmup_weights, hard.state_dict())
 
     def search_task(self, task: str) -> tuple[Mask, dict[str, Any]]:
         """One task's mask and report, in this process; the source skips the work already on disk."""
-        return self.source.find(task, SearchContext(self.experiment, self.paths, self.rewind_point()))
+        mask, report = self.source.find(task, SearchContext(self.experiment, self.paths, *self.rewind_point()))
+        write_round_board(self.experiment.config, self.paths, task, report.get("rounds", []))
+        return mask, report
 
     def select(self) -> MaskSet:
         """Each task's chosen mask, found (in ``jobs`` processes) unless masks/ already holds them all."""
@@ -130,7 +145,8 @@ class ExperimentRunner:
         paths = self.paths
         start = paths.warmup_weights if paths.warmup_weights.is_file() else paths.init_weights
         if start.is_file():
-            rewind(self.experiment.model, load_torch(start), masks)
+            model = self.experiment.model
+            load_weights(model, load_torch(start, advice=REDO_STAGE), start, lambda state: rewind(model, state, masks))
         else:
             self.experiment.model.sharing.set_masks(masks)
         figures = masks.summary()
@@ -146,13 +162,9 @@ class ExperimentRunner:
         if not any(c.type == "checkpoint" for c in config.trainer.callbacks):
             callbacks.append(CALLBACKS.build(CALLBACKS.get("checkpoint").config(type="checkpoint")))
         trainer = Trainer(config, experiment.model, experiment.data, experiment.vocab, paths, callbacks,
-                          experiment.tasks, extra_metrics=extra_metrics)
+                          experiment.tasks, extra_metrics=extra_metrics, stage="train")
         if self.resume and paths.last_checkpoint.is_file():
-            try:
-                trainer.load_state_dict(load_torch(paths.last_checkpoint))
-            except KeyError as missing:
-                raise RunDirError(f"cannot resume from {paths.last_checkpoint}: it has no {missing} entry; it was "
-                                  f"written by another version of sparse-sharing") from None
+            restore_trainer(trainer, paths.last_checkpoint)
             logger.info("resumed after epoch %d (step %d)", trainer.epoch, trainer.step)
             if trainer.epoch > trainer.num_epochs:
                 raise RunDirError(f"cannot resume {paths.root} with trainer.num_epochs={trainer.num_epochs}: it "
@@ -162,11 +174,12 @@ class ExperimentRunner:
         return trainer.train()
 
     # ------------------------------------------------------------ helpers
-    def rewind_point(self) -> dict[str, torch.Tensor] | None:
-        """θw after a warm-up, else θ0; None for a source that trains nothing."""
+    def rewind_point(self) -> tuple[dict[str, torch.Tensor] | None, Path | None]:
+        """θw after a warm-up, else θ0, and its file; None for a source that trains nothing."""
         if not self.source.needs_rewind_point:
-            return None
-        return load_torch(self.paths.warmup_weights if self.source.warmup_steps else self.paths.init_weights)
+            return None, None
+        path = self.paths.warmup_weights if self.source.warmup_steps else self.paths.init_weights
+        return load_torch(path, advice=REDO_STAGE), path
 
     def _search_in_workers(self) -> list[tuple[Mask, dict[str, Any]]]:
         experiment = self.experiment
@@ -176,7 +189,12 @@ class ExperimentRunner:
                           include_packages=self.include_packages) for task in experiment.tasks]
         # A multiprocessing pool, not an executor: on an interrupt its workers are terminated at once
         # (finished rounds are on disk; --resume redoes only the rounds that were running).
-        pool = get_context("spawn").Pool(self.jobs)
+        # Workers send their bars and round lines here, where one thread draws them (``WorkerBars``).
+        context = get_context("spawn")
+        reports = context.Queue()
+        bars = WorkerBars(reports)
+        pool = context.Pool(self.jobs, initializer=worker_start,
+                            initargs=(os.getpid(), context.Value("i", 0), reports))
         try:
             results = pool.map(search_in_worker, jobs)
             pool.close()
@@ -185,17 +203,20 @@ class ExperimentRunner:
             raise
         finally:
             pool.join()
+            bars.close()
         return results
 
 
 class SearchContext:
     """What a mask source may ask of the run (``MaskContext``): train one task under a mask."""
 
-    def __init__(self, experiment: Experiment, paths: RunPaths, rewind_state: dict[str, torch.Tensor] | None) -> None:
+    def __init__(self, experiment: Experiment, paths: RunPaths, rewind_state: dict[str, torch.Tensor] | None,
+                 rewind_path: Path | None = None) -> None:
         self.experiment = experiment
         self.paths = paths
         self.seed = experiment.config.seed
         self.rewind_state = rewind_state
+        self.rewind_path = rewind_path
 
     def mask_shapes(self) -> dict[str, tuple[int, ...]]:
         return self.experiment.model.sharing.mask_shapes()
@@ -203,18 +224,20 @@ class SearchContext:
     def batches_per_epoch(self, task: str) -> int:
         return math.ceil(len(self.experiment.data[task].instances["train"]) / self.experiment.config.trainer.batch_size)
 
-    def train(self, task: str, mask: Mask, steps: int, seed: int, callbacks: Sequence[Any] = ()) -> TrainedMask:
+    def train(self, task: str, mask: Mask, steps: int, seed: int, callbacks: Sequence[Any] = (),
+              stage: str | None = None) -> TrainedMask:
         experiment = self.experiment
         if self.rewind_state is None:
             raise RuntimeError("this mask source declared needs_rewind_point = False, so it cannot train")
         model = experiment.model
         seed_everything(seed)
         shapes = self.mask_shapes()
-        rewind(model, self.rewind_state,
-               MaskSet({t: (mask if t == task else all_kept(shapes)) for t in experiment.tasks}))
+        masks = MaskSet({t: (mask if t == task else all_kept(shapes)) for t in experiment.tasks})
+        load_weights(model, self.rewind_state, self.rewind_path or self.paths.init_weights,
+                     lambda state: rewind(model, state, masks))
         trainer = Trainer(experiment.config, model, {task: without_test(experiment.data[task])}, experiment.vocab,
                           self.paths.task_search(task), [*progress_callbacks(experiment.config), *callbacks], [task],
-                          max_steps=steps)
+                          max_steps=steps, stage=stage or f"mask search {task}", log_evaluations=False)
         trainer.train()
         dev = trainer.history[-1]["tasks"][task]["dev"]["score"]
         weights = {n: w.detach().clone() for n, w in model.sharing.prunable_weights(task).items()}
@@ -251,6 +274,57 @@ def search_in_worker(job: SearchJob) -> tuple[Mask, dict[str, Any]]:
     return ExperimentRunner(experiment, paths).search_task(job.task)
 
 
+_WORKER_LOGGERS = ("sparse_sharing.components.masks.candidates", "sparse_sharing.components.masks.one_shot",
+                   "sparse_sharing.components.masks.gradual", __name__)
+
+
+def worker_start(parent: int, workers_started: Any, reports: Any) -> None:
+    """A search worker ends when its parent does, even by ``kill -9``: without this it would
+    train on, writing into the run directory, until its round ends. It sends its progress bars and
+    round lines to the parent, which shows them on the terminal, each worker's bar on its own line."""
+    with workers_started.get_lock():
+        line = workers_started.value
+        workers_started.value += 1
+    report_to_parent(reports, line, loggers=_WORKER_LOGGERS)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def restore_trainer(trainer: Trainer, checkpoint: Path) -> None:
+    """The whole training state from ``last.pt``; a file of another model or version is the user's to fix."""
+    state = load_torch(checkpoint)
+    try:
+        trainer.load_state_dict(state)
+    except KeyError as missing:
+        raise RunDirError(f"cannot resume from {checkpoint}: it has no {missing} entry; it was "
+                          f"written by another version of sparse-sharing") from None
+    except (RuntimeError, ValueError, TypeError, IndexError, AttributeError) as error:
+        raise RunDirError(f"cannot resume from {checkpoint}: it does not fit this run's model and optimizers "
+                          f"({first_line(error)}); delete it to restart joint training, or resume the run it "
+                          f"came from") from None
+
+
+def write_round_board(config: Any, paths: RunPaths, task: str, records: Sequence[dict[str, Any]]) -> None:
+    """Each candidate's (round's) dev score and kept fraction as TensorBoard points (x = round), under
+    ``tensorboard/mask_search/<task>``, when the config has a TensorBoard callback."""
+    if not records or not any(c.type == "tensorboard" for c in config.trainer.callbacks):
+        return
+    from torch.utils.tensorboard import SummaryWriter
+
+    writer = SummaryWriter(str(paths.search_board(task)))
+    try:
+        for record in records:
+            writer.add_scalar(f"mask_search/{task}/dev_score", record["dev_score"], record["round"])
+            writer.add_scalar(f"mask_search/{task}/kept_fraction", record["kept_fraction"], record["round"])
+    finally:
+        writer.close()
+
+
 def search_cost(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Per task the source and its training steps (``search_steps``), and the shared warm-up's steps,
     as the mask reports record them (None where a report predates them)."""
@@ -259,8 +333,11 @@ def search_cost(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "warmup_steps": next(iter(reports.values())).get("warmup_steps")}
 
 
-def progress_callbacks(config: Any) -> list:
-    return [CALLBACKS.build(c) for c in config.trainer.callbacks if c.type == "progress_bar"]
+def progress_callbacks(config: Any, tensorboard: bool = False) -> list:
+    """The config's progress bar (and, for the warm-up, its TensorBoard callback): search rounds
+    write no checkpoints; their TensorBoard record is one point per round (``write_round_board``)."""
+    kinds = {"progress_bar", "tensorboard"} if tensorboard else {"progress_bar"}
+    return [CALLBACKS.build(c) for c in config.trainer.callbacks if c.type in kinds]
 
 
 def without_test(data: TaskData) -> TaskData:

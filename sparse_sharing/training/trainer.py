@@ -46,12 +46,15 @@ def comparable_tags(tags: Sequence[Sequence[str]], scheme: str) -> list[list[str
 class Trainer:
     def __init__(self, config: Any, model: MultiTaskTagger, data: dict[str, TaskData], vocab: Any,
                  paths: RunPaths, callbacks: list[Callback], tasks: list[str], *, max_steps: int | None = None,
-                 extra_metrics: Mapping[str, Any] | None = None) -> None:
+                 extra_metrics: Mapping[str, Any] | None = None, stage: str = "train",
+                 log_evaluations: bool = True) -> None:
         """Everything the loop needs comes here; nothing is changed on it from outside afterwards.
 
         ``max_steps`` ends training there (and evaluates there): a pruning round or a warm-up trains
         a step budget, and runs as many epochs as it takes. ``extra_metrics`` are written into
-        metrics.json beside the scores (a sparse run's mask figures).
+        metrics.json beside the scores (a sparse run's mask figures). ``stage`` names what this loop
+        is within the run (warm-up, a search round) in progress and logs; ``log_evaluations=False``
+        leaves the report of its scores to the caller (a search round's summary).
         """
         self.config = config
         self.trainer_config = config.trainer
@@ -61,6 +64,8 @@ class Trainer:
         self.paths = paths
         self.callbacks = callbacks
         self.tasks = tasks
+        self.stage = stage
+        self.log_evaluations = log_evaluations
         self.device = resolve_device(config.device)
         model.to(self.device)
         batch_size = self.trainer_config.batch_size
@@ -175,9 +180,11 @@ class Trainer:
         self.history.append(record)
         for callback in self.callbacks:
             callback.on_evaluation(self, record, improved)
-        logger.info("epoch %d step %d: %s%s", self.epoch, self.step, "; ".join(
-            f"{t} dev {s['dev']['score']:.2f}" + (f" test {s['test']['score']:.2f}" if "test" in s else "")
-            for t, s in record["tasks"].items()), f" (new best: {', '.join(improved)})" if improved else "")
+        scores = "; ".join(f"{t} dev {s['dev']['score']:.2f}"
+                           + (f" test {s['test']['score']:.2f}" if "test" in s else "")
+                           for t, s in record["tasks"].items())
+        logger.log(logging.INFO if self.log_evaluations else logging.DEBUG, "%s epoch %d step %d: %s%s", self.stage,
+                   self.epoch, self.step, scores, f" (new best: {', '.join(improved)})" if improved else "")
         write_json(self.paths.metrics, self.metrics(finished=False))
 
     def _select(self, record: dict[str, Any]) -> list[str]:

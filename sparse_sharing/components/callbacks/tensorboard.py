@@ -1,4 +1,4 @@
-"""TensorBoard scalars: per-task train loss, dev and test metrics, learning rate, task sampling counts,
+"""TensorBoard scalars: per-task train loss, dev and test metrics, learning rates, task sampling counts,
 and the weights a sharing strategy learns (cross-stitch units, sluice α and β) at each evaluation."""
 from __future__ import annotations
 
@@ -35,15 +35,20 @@ class TensorBoard(Callback):
         self.loss_counts[task] += 1
         self.sampled[task] += 1
         if trainer.step % self.log_every == 0:
-            for t, count in self.loss_counts.items():
-                if count:
-                    self.writer.add_scalar(f"train_loss/{t}", self.loss_sums[t] / count, trainer.step)
-            self.loss_sums.clear()
-            self.loss_counts.clear()
-            for i, group in enumerate(trainer.distinct_optimizers[0].param_groups):
-                self.writer.add_scalar(f"learning_rate/group{i}", group["lr"], trainer.step)
-            for t, count in self.sampled.items():
-                self.writer.add_scalar(f"sampled_steps/{t}", count, trainer.step)
+            self._write_interval(trainer)
+
+    def _write_interval(self, trainer: Any) -> None:
+        """The mean train loss since the last point, every optimizer's learning rates, sampling counts."""
+        for t, count in self.loss_counts.items():
+            if count:
+                self.writer.add_scalar(f"train_loss/{t}", self.loss_sums[t] / count, trainer.step)
+        self.loss_sums.clear()
+        self.loss_counts.clear()
+        for name, optimizer in _named_optimizers(trainer).items():
+            for i, group in enumerate(optimizer.param_groups):
+                self.writer.add_scalar(f"learning_rate/{name}group{i}", group["lr"], trainer.step)
+        for t, count in self.sampled.items():
+            self.writer.add_scalar(f"sampled_steps/{t}", count, trainer.step)
 
     def on_evaluation(self, trainer: Any, record: dict[str, Any], improved: list[str]) -> None:
         for task, splits in record["tasks"].items():
@@ -56,6 +61,8 @@ class TensorBoard(Callback):
 
     def on_train_end(self, trainer: Any) -> None:
         if self.writer is not None:
+            if any(self.loss_counts.values()):  # the steps after the last full interval
+                self._write_interval(trainer)
             self.writer.close()
 
     def state_dict(self) -> dict[str, Any]:
@@ -63,3 +70,14 @@ class TensorBoard(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.sampled.update(state["sampled"])
+
+
+def _named_optimizers(trainer: Any) -> dict[str, Any]:
+    """One optimizer: no prefix (``learning_rate/group0``); one per task (sparse sharing):
+    ``learning_rate/<task>/group0``, named by the tasks that step it."""
+    if len(trainer.distinct_optimizers) == 1:
+        return {"": trainer.distinct_optimizers[0]}
+    users: dict[int, list[str]] = defaultdict(list)
+    for task, optimizer in trainer.optimizers.items():
+        users[id(optimizer)].append(task)
+    return {"+".join(users[id(o)]) + "/": o for o in trainer.distinct_optimizers}

@@ -25,6 +25,7 @@ from typing import Literal, TypeVar
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from sparse_sharing.components.data.conll import ConllReader, ConllReaderConfig
 from sparse_sharing.components.data.sentence import Sentence
 from sparse_sharing.components.data.tag_schemes import check_conversion, convert_tags
 from sparse_sharing.errors import DataError
@@ -106,7 +107,8 @@ def write_conll(directory: Path) -> dict[str, Path]:
 
 
 class EmbeddedReaderConfig(ComponentConfig):
-    type: Literal["embedded"] = Field(description="The bundled toy corpus; paths are the split names.")
+    type: Literal["embedded"] = Field(description="The bundled toy corpus; paths are the split names "
+                                        "(or files in the layout `ssl corpus` writes).")
     column: Literal["pos", "chunk", "ner"] = Field(description="Which of the corpus' three tag columns is the task.")
     tag_scheme: Literal["bio", "bioes", "none"] = Field(
         None, validate_default=True,
@@ -144,8 +146,11 @@ class EmbeddedReader:
         return _FILE_SCHEMES[self.config.column]
 
     def read(self, path: str | Path, with_tags: bool = True) -> list[Sentence]:
-        """``path`` names a split: "train", "dev" or "test"."""
-        split = _split_name(path)
+        """``path`` names a split ("train", "dev" or "test"), or any other file in the layout of
+        ``ssl corpus``'s export (word POS chunk NER, BIO): that is how ``ssl evaluate`` scores a
+        run on the bundled corpus against a file. The split names always mean the splits."""
+        if str(path) not in _SIZES:
+            return self._file_reader(path).read(path, with_tags)
         column = _COLUMNS[self.config.column]
         source_scheme = _FILE_SCHEMES[self.config.column]
         return [
@@ -155,18 +160,23 @@ class EmbeddedReader:
                 if with_tags else None,
                 source,
             )
-            for source, sentence in _numbered(split)
+            for source, sentence in _numbered(str(path))
         ]
 
     def read_words(self, path: str | Path) -> list[Sentence]:
-        return self.read(path, with_tags=False)
+        """A split's words, or a file's: one token per line in the first column, as for any run."""
+        if str(path) in _SIZES:
+            return self.read(path, with_tags=False)
+        return self._file_reader(path).read_words(path)
 
-
-def _split_name(path: str | Path) -> str:
-    name = str(path)
-    if name not in _SIZES:
-        raise DataError(f"the embedded corpus has no split {name!r}; valid names: {', '.join(SPLITS)}")
-    return name
+    def _file_reader(self, path: str | Path) -> ConllReader:
+        """A reader of files in the export's layout; a path that is no file is most likely a misspelt split."""
+        if not Path(path).exists():
+            raise DataError(f"the embedded corpus has no split {str(path)!r}; valid names: {', '.join(SPLITS)} "
+                            f"(or a file in the layout `ssl corpus` writes, but there is no file {path})")
+        return ConllReader(ConllReaderConfig(
+            type="conll", tag_column=_COLUMNS[self.config.column], num_columns=len(_COLUMNS) + 1,
+            input_scheme=_FILE_SCHEMES[self.config.column], tag_scheme=self.tag_scheme))
 
 
 def _numbered(split: str) -> list[tuple[str, tuple[Token, ...]]]:

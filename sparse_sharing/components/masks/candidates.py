@@ -19,14 +19,17 @@ import json
 import logging
 import time
 from abc import abstractmethod
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import torch
 from pydantic import Field, field_validator, model_validator
 
 from sparse_sharing.components.masks.selection import BestDevConfig, FixedRoundConfig
 from sparse_sharing.components.masks.source import Mask, MaskContext, MaskSource
 from sparse_sharing.components.pruners.pruners import MagnitudePruner, MagnitudePrunerConfig
-from sparse_sharing.files import load_torch, save_torch, write_json
+from sparse_sharing.errors import RunDirError
+from sparse_sharing.files import first_line, load_torch, save_torch, write_json
 from sparse_sharing.paths import RunPaths
 from sparse_sharing.registry import SELECTIONS, ComponentConfig, Nested
 
@@ -106,7 +109,7 @@ class CandidateSource(MaskSource):
     def find(self, task: str, context: MaskContext) -> tuple[Mask, dict[str, Any]]:
         records = self.candidates(task, context)
         best = self.selection.choose(records)
-        chosen = load_torch(context.paths.round_masks(task, best["round"]))["mask"]
+        chosen = read_candidate(context.paths.round_masks(task, best["round"]), context.mask_shapes())["mask"]
         return chosen, {"round": best["round"], "dev_score": best["dev_score"], "source": self.config.type,
                         "selection": self.config.selection.model_dump(), "rounds": records,
                         "search_steps": self.search_steps(records), "warmup_steps": self.config.warmup_steps,
@@ -118,16 +121,48 @@ def candidate_seed(seed: int, task: str, k: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}/{task}/{k}".encode()).digest()[:4], "little")
 
 
-def saved_candidate(paths: RunPaths, task: str, k: int) -> tuple[Record, dict[str, Any]] | None:
-    """Candidate k's record and tensors (``mask``, and what else its source saved) when both files exist."""
+def saved_candidate(paths: RunPaths, task: str, k: int, shapes: Any = None) -> tuple[Record, dict[str, Any]] | None:
+    """Candidate k's record and tensors (``mask``, and what else its source saved) when both files exist;
+    with ``shapes`` (name → shape of every masked tensor) its masks are checked to fit this model."""
     record_path, masks_path = paths.round_record(task, k), paths.round_masks(task, k)
     if record_path.is_file() and masks_path.is_file():
-        return json.loads(record_path.read_text()), load_torch(masks_path)
+        return read_record(record_path), read_candidate(masks_path, shapes)
     return None
 
 
+REDO_STAGE = "delete it and resume: the search makes it again"
+
+
+def read_record(path: Path) -> Record:
+    """A candidate's record, checked: the selection rule compares its numbers."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        for key, kind in (("dev_score", float), ("kept_fraction", float), ("round", int)):
+            kind(record[key])  # the selection compares these: each must be there and be a number
+    except (ValueError, KeyError, TypeError, OSError) as error:
+        raise RunDirError(f"search round record {path} is damaged ({first_line(error)}); {REDO_STAGE}") from None
+    return record
+
+
+def read_candidate(path: Path, shapes: Any = None) -> dict[str, Any]:
+    """A round file's tensors; with ``shapes``, its ``mask`` (and ``next_mask``, where saved) checked against
+    the names and shapes of this model's masked tensors."""
+    stored = load_torch(path, "search round file", advice=REDO_STAGE)
+    try:
+        keys = [key for key in ("mask", "next_mask") if key == "mask" or key in stored]
+        for key in keys:
+            tensors = stored[key]
+            if shapes is not None and (set(tensors) != set(shapes) or any(
+                    tuple(tensors[n].shape) != tuple(shapes[n]) or tensors[n].dtype != torch.bool for n in shapes)):
+                raise ValueError(f"its {key} does not fit this model's masked tensors")
+    except (KeyError, TypeError, AttributeError, ValueError) as error:
+        raise RunDirError(f"search round file {path} does not hold this run's masks ({first_line(error)}); "
+                          f"{REDO_STAGE}") from None
+    return stored
+
+
 def save_candidate(paths: RunPaths, task: str, k: int, tensors: dict[str, Any], dev_score: float, steps: int,
-                   started: float) -> Record:
+                   started: float, last: int | None = None) -> Record:
     """Write candidate k: ``tensors`` (its ``mask``, kept = True, and what else its source needs on resume)
     and its record; the record is written last, so a candidate is done once it exists."""
     mask = tensors["mask"]
@@ -136,7 +171,8 @@ def save_candidate(paths: RunPaths, task: str, k: int, tensors: dict[str, Any], 
               "seconds": round(time.monotonic() - started, 1)}
     save_torch(paths.round_masks(task, k), tensors)
     write_json(paths.round_record(task, k), record)
-    logger.info("mask search %s round %d: kept %.2f%%, dev %.2f", task, k, 100 * kept, dev_score)
+    of = f"/{last}" if last is not None else ""  # the last round's number
+    logger.info("mask search %s round %d%s: kept %.2f%%, dev %.2f", task, k, of, 100 * kept, dev_score)
     return record
 
 

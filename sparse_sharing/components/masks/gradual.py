@@ -151,7 +151,7 @@ class GradualMagnitudePruning(CandidateSource):
 
     def candidates(self, task: str, context: MaskContext) -> list[Record]:
         paths, config = context.paths, self.config
-        saved = [saved_candidate(paths, task, k) for k in range(len(config.kept_fractions))]
+        saved = [saved_candidate(paths, task, k, context.mask_shapes()) for k in range(len(config.kept_fractions))]
         if all(s is not None for s in saved):
             return [record for record, _ in saved]
         steps = config.budget(context.batches_per_epoch(task))
@@ -160,12 +160,14 @@ class GradualMagnitudePruning(CandidateSource):
 
         def record(trainer: Any, mask: Mask, k: int) -> None:
             dev = trainer.evaluate_task(task, "dev")["score"]
-            records.append(save_candidate(paths, task, k, {"mask": mask}, dev, trainer.step, started))
+            records.append(save_candidate(paths, task, k, {"mask": mask}, dev, trainer.step, started,
+                                          last=len(config.kept_fractions) - 1))
 
         dense = all_kept(context.mask_shapes())
         first = 0 if config.kept_fractions[0] == 1.0 else None
         pruning = GradualPruning(task, dense, gradual_targets(config, steps), config.scope, record, first)
-        context.train(task, dense, steps, candidate_seed(context.seed, task, 0), callbacks=[pruning])
+        context.train(task, dense, steps, candidate_seed(context.seed, task, 0), callbacks=[pruning],
+                      stage=f"gradual pruning {task}")
         return records
 
     def search_steps(self, records: list[Record]) -> int:

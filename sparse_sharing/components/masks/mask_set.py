@@ -224,10 +224,8 @@ class MaskSet:
 
 def read_mask_file(path: Path) -> dict[str, torch.Tensor]:
     """A mask file's name → tensor dict, or a RunDirError saying why the file is unusable."""
-    try:
-        stored = load_torch(path)
-    except Exception as error:  # any unpickling failure means the same thing: the file is unusable
-        raise RunDirError(f"cannot read mask file {path}: {error}") from None
+    stored = load_torch(path, "mask file", advice="delete the run's masks/ to search again, or copy the "
+                                                  "masks from a backup")
     if not isinstance(stored, dict) or not all(isinstance(t, torch.Tensor) for t in stored.values()):
         raise RunDirError(f"mask file {path} does not hold a dict of name → tensor")
     return stored

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from sparse_sharing.components.masks.candidates import (
+    REDO_STAGE,
     CandidateSource,
     KeptFractionsConfig,
     Record,
@@ -71,20 +72,25 @@ class OneShotPruning(CandidateSource):
         dense = all_kept(context.mask_shapes())
         dense_path = paths.dense_weights(task)
         if not dense_path.is_file():
-            trained = context.train(task, dense, config.dense_steps(batches), candidate_seed(context.seed, task, 0))
+            trained = context.train(task, dense, config.dense_steps(batches), candidate_seed(context.seed, task, 0),
+                                    stage=f"one-shot {task} dense training")
             save_torch(dense_path, trained.weights)
             logger.info("one-shot %s: dense training done", task)
-        weights = load_torch(dense_path)
+        weights = load_torch(dense_path, "dense weights", advice=REDO_STAGE)
         records = []
         for k, kept in enumerate(config.kept_fractions):
-            saved = saved_candidate(paths, task, k)
+            saved = saved_candidate(paths, task, k, context.mask_shapes())
             if saved is not None:
                 records.append(saved[0])
                 continue
             started = time.monotonic()
             mask = prune_to(weights, dense, kept, config.scope)
-            trained = context.train(task, mask, config.retrain_budget(batches), candidate_seed(context.seed, task, k + 1))
-            records.append(save_candidate(paths, task, k, {"mask": mask}, trained.dev_score, trained.steps, started))
+            last = len(config.kept_fractions) - 1
+            stage = f"one-shot {task} round {k}/{last} (kept {100 * kept:.1f}%)"
+            trained = context.train(task, mask, config.retrain_budget(batches),
+                                    candidate_seed(context.seed, task, k + 1), stage=stage)
+            records.append(save_candidate(paths, task, k, {"mask": mask}, trained.dev_score, trained.steps, started,
+                                          last=last))
         dense_steps = config.dense_steps(batches)
         return [{**record, "dense_steps": dense_steps} for record in records]
 

@@ -81,16 +81,17 @@ class IterativePruningSearch(CandidateSource):
             kept = sum(int(m.sum()) for m in mask.values()) / total
             if kept < config.min_kept_fraction:
                 break
-            saved = saved_candidate(paths, task, k)
+            saved = saved_candidate(paths, task, k, context.mask_shapes())
             if saved is not None:
                 records.append(saved[0])
                 mask = saved[1]["next_mask"]
                 continue
             started = time.monotonic()
             steps = config.round_steps(context.batches_per_epoch(task))
-            trained = context.train(task, mask, steps, candidate_seed(context.seed, task, k))
+            stage = f"mask search {task} round {k}/{config.num_rounds} (kept {100 * kept:.1f}%)"
+            trained = context.train(task, mask, steps, candidate_seed(context.seed, task, k), stage=stage)
             next_mask = self.pruner.prune(trained.weights, mask)
             records.append(save_candidate(paths, task, k, {"mask": mask, "next_mask": next_mask}, trained.dev_score,
-                                          trained.steps, started))
+                                          trained.steps, started, last=config.num_rounds))
             mask = next_mask
         return records

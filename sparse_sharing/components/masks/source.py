@@ -40,10 +40,12 @@ class MaskContext(Protocol):
     def batches_per_epoch(self, task: str) -> int:
         """The task's training batches in one pass over its data."""
 
-    def train(self, task: str, mask: Mask, steps: int, seed: int, callbacks: Sequence[Any] = ()) -> TrainedMask:
+    def train(self, task: str, mask: Mask, steps: int, seed: int, callbacks: Sequence[Any] = (),
+              stage: str | None = None) -> TrainedMask:
         """Rewind to the rewind point (θw, or θ0 without a warm-up), train ``task`` alone under ``mask``
         for ``steps`` steps (random numbers seeded by ``seed``; extra loop ``callbacks`` may be given),
-        score dev (never test). Metrics go to ``paths.task_search(task)``."""
+        score dev (never test). Metrics go to ``paths.task_search(task)``; ``stage`` labels the progress bar
+        (default ``mask search <task>``); each evaluation is logged at debug level only."""
 
 
 class MaskSource(ABC):
