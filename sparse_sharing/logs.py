@@ -1,13 +1,40 @@
-"""Where the package's log goes. Only process entry points call this: the CLI, and the mask
-search's worker processes (each its own process, writing to the run's log)."""
+"""Where the package's log goes. Only process entry points call this: `ssl train` (through
+``training.pipeline``, once the run directory exists), and the mask search's worker processes
+(each its own process, writing to the run's log)."""
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator, Sequence
 
 
-def log_to_file(path: Path) -> None:
-    """Everything the package logs also goes to ``path`` (once per process)."""
+class _Held(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextmanager
+def held_records() -> Iterator[list[logging.LogRecord]]:
+    """The package's records while the log file cannot exist yet (a run directory is created only
+    once the experiment is built), for ``log_to_file(path, earlier=...)`` to write afterwards."""
+    root = logging.getLogger("sparse_sharing")
+    root.setLevel(logging.INFO)
+    held = _Held()
+    root.addHandler(held)
+    try:
+        yield held.records
+    finally:
+        root.removeHandler(held)
+
+
+def log_to_file(path: Path, earlier: Sequence[logging.LogRecord] = ()) -> None:
+    """Everything the package logs also goes to ``path`` (once per process); ``earlier`` records
+    (``held_records``) are written to it first."""
     target = str(Path(path).resolve())
     root = logging.getLogger("sparse_sharing")
     root.setLevel(logging.INFO)
@@ -15,6 +42,8 @@ def log_to_file(path: Path) -> None:
         return
     handler = logging.FileHandler(path, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for record in earlier:
+        handler.handle(record)
     root.addHandler(handler)
 
 

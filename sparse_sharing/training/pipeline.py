@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 from sparse_sharing.config.schema import validate_experiment
 from sparse_sharing.errors import RunDirError
-from sparse_sharing.logs import log_to_file
+from sparse_sharing.logs import held_records, log_to_file
 from sparse_sharing.paths import RunPaths
 from sparse_sharing.training.experiment import build_experiment, check_experiment, load_vocabulary, read_run_json
 from sparse_sharing.training.run_dir import create_run_dir
@@ -23,15 +23,16 @@ def train(raw_config: dict, config: Any, paths: RunPaths, resume: bool = False,
 
     The caller has seeded the random state with the config's seed and set the thread count.
     """
-    if resume:
-        config = resumed_config(paths, raw_config, config)
-    vocab = load_vocabulary(paths) if resume else None
-    experiment = build_experiment(config, vocab)
-    check_experiment(experiment)
-    runner = ExperimentRunner(experiment, paths, raw_config=raw_config, resume=resume,
-                              include_packages=include_packages, jobs=jobs)
+    with held_records() as earlier:  # for train.log, which cannot exist yet
+        if resume:
+            config = resumed_config(paths, raw_config, config)
+        vocab = load_vocabulary(paths) if resume else None
+        experiment = build_experiment(config, vocab)
+        check_experiment(experiment)
+        runner = ExperimentRunner(experiment, paths, raw_config=raw_config, resume=resume,
+                                  include_packages=include_packages, jobs=jobs)
     create_run_dir(paths, resume)  # only now: a refused start leaves no directory behind
-    log_to_file(paths.log)
+    log_to_file(paths.log, earlier)
     logger.info("%s run in %s", "resumed" if resume else "started", paths.root)
     return runner.run()
 
