@@ -80,6 +80,35 @@ def test_masked_forward_equals_zeroed_weights(type_: str) -> None:
     assert all(torch.equal(before[n], p) for n, p in sharing.state_dict().items())
 
 
+@pytest.mark.parametrize("implementation", ["padded", "packed"])
+def test_masked_weights_reach_both_lstm_paths_and_survive_a_deep_copy(implementation: str, monkeypatch) -> None:
+    """The masked weights are put in the parameters' places: nn.LSTM's packed path re-reads them
+    as the padded one does, a deep copy serves its own trunk, and the parameters are back after
+    the call, also when the trunk raises."""
+    sharing = strategy("sparse")
+    masks = random_masks(sharing)
+    sharing.set_masks(masks)
+    sharing.trunk.encoder.implementation = implementation
+    twin = copy.deepcopy(sharing)
+    parameters = list(sharing.named_parameters())
+    for model in (sharing, twin):
+        dense = zeroed_copy(model.trunk_of("ner"), masks["ner"])
+        assert torch.allclose(model(batch(1), "ner"), dense(batch(1)), atol=1e-6)
+    with torch.no_grad():
+        twin.trunk.encoder.layers[0].weight_hh_l0.add_(1.0)  # the copy's weights are its own
+    assert not torch.allclose(twin(batch(1), "ner"), sharing(batch(1), "ner"))
+    assert [(n, id(p)) for n, p in sharing.named_parameters()] == [(n, id(p)) for n, p in parameters]
+
+    def fails(*args):
+        raise RuntimeError("encoder failed")
+
+    monkeypatch.setattr(sharing.trunk.encoder, "forward", fails)
+    with pytest.raises(RuntimeError, match="encoder failed"):
+        sharing(batch(1), "ner")
+    assert [(n, id(p)) for n, p in sharing.named_parameters()] == [(n, id(p)) for n, p in parameters]
+    assert all(isinstance(p, torch.nn.Parameter) for p in sharing.parameters())
+
+
 OPTIMIZERS = {
     "sgd_momentum": lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9, weight_decay=0.01),
     "adam": lambda params: torch.optim.Adam(params, lr=0.01, weight_decay=0.01),

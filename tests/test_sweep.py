@@ -14,6 +14,7 @@ import torch
 
 from conftest import _ENV, run_ssl, write_tiny_config, write_tiny_corpus
 from sparse_sharing.config.sweep import load_sweep
+from sparse_sharing.paths import RunPaths
 from sparse_sharing.registry import import_plugins
 from sparse_sharing.training.sweep.local import gpu_slots
 from sparse_sharing.training.sweep.paths import SweepPaths
@@ -96,10 +97,14 @@ def test_killed_sweep_resumes_where_it_stopped(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "sparse_sharing", "sweep", "sweep.jsonnet", "--workers", "1"]
     process = subprocess.Popen(command, cwd=tmp_path, env=_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
-    metrics = tmp_path / "runs" / "hard" / "seed-1" / "metrics.json"  # the larger run, so the first
+    run = RunPaths(tmp_path / "runs" / "hard" / "seed-1")  # the larger run, so the first
+    metrics = run.metrics
     try:
         while process.poll() is None:
-            if metrics.is_file() and json.loads(metrics.read_text() or "{}").get("epochs_completed", 0) >= 1:
+            # metrics.json is written before the epoch's checkpoint: wait for both, or the kill
+            # may land between them and leave nothing to resume from
+            if (run.last_checkpoint.is_file() and metrics.is_file()
+                    and json.loads(metrics.read_text() or "{}").get("epochs_completed", 0) >= 1):
                 process.send_signal(signal.SIGTERM)
                 break
             time.sleep(0.05)
