@@ -149,6 +149,10 @@ def sweep_command(sweep_path: Path, ext_vars: tuple[str, ...], output: Path | No
     if any(status.state is State.FINISHED for status in final):  # the others are listed as skipped
         click.echo(to_markdown(compare([run.run_dir for run in runs], [run.name for run in runs], baseline)),
                    nl=False)
+    elsewhere = [run.key for run, status in zip(runs, final) if status.state is State.RUNNING]
+    if elsewhere:
+        click.echo(f"\nleft to the process that is training them (a run of a killed sweep, or an `ssl train` "
+                   f"elsewhere): {', '.join(elsewhere)}; run the sweep again once they have ended", err=True)
     failed = [(run, status) for run, status in zip(runs, final) if status.state is State.FAILED]
     if failed:
         click.echo(f"\n{len(failed)} run(s) failed (run again with --retry-failed once fixed):")

@@ -9,7 +9,7 @@ from sparse_sharing.errors import RunDirError
 from sparse_sharing.logs import held_records, log_to_file
 from sparse_sharing.paths import RunPaths
 from sparse_sharing.training.experiment import build_experiment, check_experiment, load_vocabulary, read_run_json
-from sparse_sharing.training.run_dir import create_run_dir
+from sparse_sharing.training.run_dir import open_run_dir
 from sparse_sharing.training.runner import ExperimentRunner
 
 logger = logging.getLogger(__name__)
@@ -31,10 +31,10 @@ def train(raw_config: dict, config: Any, paths: RunPaths, resume: bool = False,
         check_experiment(experiment)
         runner = ExperimentRunner(experiment, paths, raw_config=raw_config, resume=resume,
                                   include_packages=include_packages, jobs=jobs)
-    create_run_dir(paths, resume)  # only now: a refused start leaves no directory behind
-    log_to_file(paths.log, earlier)
-    logger.info("%s run in %s", "resumed" if resume else "started", paths.root)
-    return runner.run()
+    with open_run_dir(paths, resume):  # only now: a refused start leaves no directory behind
+        log_to_file(paths.log, earlier)
+        logger.info("%s run in %s", "resumed" if resume else "started", paths.root)
+        return runner.run()
 
 
 def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:

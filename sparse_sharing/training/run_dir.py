@@ -2,17 +2,23 @@
 from __future__ import annotations
 
 import shutil
+import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from sparse_sharing.errors import RunDirError
 from sparse_sharing.files import remove_partial_writes
+from sparse_sharing.locks import ExclusiveLock
 from sparse_sharing.paths import RunPaths
+
+LOCK_PATIENCE_SECONDS = 2.0
 
 
 def prepare_run_dir(root: Path, resume: bool, force: bool) -> RunPaths:
     """Refuse to mix two runs in one directory unless the user said which one wins.
 
-    Nothing is created here: ``create_run_dir`` does that once the experiment has been built, so a
+    Nothing is created here: ``open_run_dir`` does that once the experiment has been built, so a
     start refused for a config or data error leaves no directory behind.
     """
     paths = RunPaths(Path(root))
@@ -32,14 +38,44 @@ def prepare_run_dir(root: Path, resume: bool, force: bool) -> RunPaths:
     return paths
 
 
-def create_run_dir(paths: RunPaths, resume: bool) -> None:
-    """Start the directory afresh (a new run; --force has been checked) or tidy it for a resume."""
-    if resume:
-        remove_partial_writes(paths.root)
-        return
+@contextmanager
+def open_run_dir(paths: RunPaths, resume: bool) -> Iterator[None]:
+    """Start the directory afresh (a new run; --force has been checked) or tidy it for a resume,
+    and hold it for this process until the block ends: a second trainer in the same directory is
+    refused before it deletes or writes anything (``sparse_sharing.locks``)."""
+    lock = ExclusiveLock(paths.root)
     if paths.root.exists():
-        shutil.rmtree(paths.root)
+        _hold(lock, paths)
+        if resume:
+            remove_partial_writes(paths.root)
+        else:
+            _empty(paths.root)
+    else:
+        try:
+            paths.root.mkdir(parents=True)
+        except OSError as error:
+            raise RunDirError(f"cannot create run directory {paths.root}: {error.strerror}") from None
+        _hold(lock, paths)
     try:
-        paths.root.mkdir(parents=True)
-    except OSError as error:
-        raise RunDirError(f"cannot create run directory {paths.root}: {error.strerror}") from None
+        yield
+    finally:
+        lock.release()
+
+
+def _hold(lock: ExclusiveLock, paths: RunPaths) -> None:
+    """Take the lock; a moment's patience, since ``ssl sweep --status`` probes it by taking it briefly."""
+    deadline = time.monotonic() + LOCK_PATIENCE_SECONDS
+    while not lock.acquire():
+        if time.monotonic() > deadline:
+            raise RunDirError(f"run directory {paths.root} is in use by another process (an `ssl train` or a "
+                              f"sweep's run still training there); wait for it to end or stop it")
+        time.sleep(0.05)
+
+
+def _empty(root: Path) -> None:
+    """Delete what is in ``root`` but not ``root`` itself, whose lock this process holds."""
+    for child in root.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()

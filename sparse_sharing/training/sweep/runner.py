@@ -14,6 +14,7 @@ from typing import Any, Callable, Protocol, Sequence
 from sparse_sharing.config.sweep import PlannedRun
 from sparse_sharing.errors import RunDirError
 from sparse_sharing.files import write_json
+from sparse_sharing.locks import ExclusiveLock
 from sparse_sharing.paths import RunPaths
 from sparse_sharing.training.sweep.cost import estimated_steps
 from sparse_sharing.training.sweep.job import Job
@@ -21,7 +22,6 @@ from sparse_sharing.training.sweep.paths import SweepPaths
 from sparse_sharing.training.sweep.state import (
     RunStatus,
     State,
-    SweepLock,
     error_of,
     run_status,
     sweep_is_running,
@@ -56,6 +56,8 @@ def plan_jobs(runs: Sequence[PlannedRun], paths: SweepPaths, options: RunOptions
     for run, status in zip(runs, statuses(runs, paths, running=False)):
         if status.state is State.FINISHED or (status.state is State.FAILED and not options.retry_failed):
             continue
+        if status.state is State.RUNNING:  # another process trains it (see ``run_status``): left to it
+            continue
         run_paths = RunPaths(run.run_dir)
         if run_paths.config.is_file():
             mode: tuple[str, ...] = ("--resume",)
@@ -79,7 +81,8 @@ def run_sweep(runs: Sequence[PlannedRun], output: Path, executor: Executor, opti
     train the same run at once.
     """
     paths = SweepPaths(output)
-    lock = SweepLock(paths)
+    paths.lock.parent.mkdir(parents=True, exist_ok=True)
+    lock = ExclusiveLock(paths.lock)
     if not lock.acquire():
         raise RunDirError(f"another `ssl sweep` is running the runs in {output} (it holds {paths.lock}); "
                           f"wait for it, or see where it stands with --status")

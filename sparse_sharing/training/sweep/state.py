@@ -8,7 +8,6 @@ So the states survive a killed sweep, and ``--status`` needs no process to ask.
 from __future__ import annotations
 
 import enum
-import fcntl
 import json
 import re
 from dataclasses import dataclass, field
@@ -17,13 +16,14 @@ from typing import Any
 
 from sparse_sharing.config.sweep import PlannedRun
 from sparse_sharing.files import write_json
+from sparse_sharing.locks import ExclusiveLock
 from sparse_sharing.paths import RunPaths
 from sparse_sharing.training.sweep.paths import SweepPaths
 
 
 class State(str, enum.Enum):
     PENDING = "pending"  # nothing of it exists yet
-    RUNNING = "running"  # a live `ssl sweep` is training it
+    RUNNING = "running"  # a live `ssl sweep`, or a trainer outside it, is training it
     RESUMABLE = "resumable"  # started, not finished: the next sweep resumes it
     FAILED = "failed"  # its last attempt failed; retried only with --retry-failed
     FINISHED = "finished"  # trained to the end with exactly this config
@@ -58,6 +58,9 @@ def run_status(run: PlannedRun, paths: SweepPaths, sweep_running: bool) -> RunSt
     elif record.get("state") == "failed":
         status.state, status.message = State.FAILED, record.get("error", "")
     elif record.get("state") == "running" and sweep_running:
+        status.state, status.message = State.RUNNING, last_log_line(run_paths.log)
+    elif saved_config is not None and ExclusiveLock(run_paths.root).is_held_elsewhere():
+        # a run of a killed sweep that trains on, or an `ssl train --resume` in another terminal
         status.state, status.message = State.RUNNING, last_log_line(run_paths.log)
     elif saved_config is not None:
         status.state = State.RESUMABLE
@@ -94,37 +97,6 @@ def write_record(paths: SweepPaths, run: PlannedRun, state: str, **details: Any)
     write_json(paths.record(run.key), {"state": state, "run_dir": str(run.run_dir), **details})
 
 
-class SweepLock:
-    """One `ssl sweep` at a time per output directory: two would train the same run twice."""
-
-    def __init__(self, paths: SweepPaths) -> None:
-        self.path = paths.lock
-        self.handle: Any = None
-
-    def acquire(self) -> bool:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = self.path.open("a")
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.handle.close()
-            self.handle = None
-            return False
-        return True
-
-    def release(self) -> None:
-        if self.handle is not None:
-            fcntl.flock(self.handle, fcntl.LOCK_UN)
-            self.handle.close()
-            self.handle = None
-
-
 def sweep_is_running(paths: SweepPaths) -> bool:
     """Whether another process holds the output directory's sweep lock."""
-    if not paths.lock.is_file():
-        return False
-    lock = SweepLock(paths)
-    if lock.acquire():
-        lock.release()
-        return False
-    return True
+    return ExclusiveLock(paths.lock).is_held_elsewhere()
