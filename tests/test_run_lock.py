@@ -4,11 +4,14 @@ writes anything, and `ssl sweep` leaves such a run to the process that holds it.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from conftest import run_ssl
+from conftest import _ENV, run_ssl
 from sparse_sharing.config.sweep import load_sweep
 from sparse_sharing.locks import ExclusiveLock
 from sparse_sharing.registry import import_plugins
@@ -83,3 +86,28 @@ def test_a_sweep_leaves_a_run_that_another_process_trains(tmp_path: Path, monkey
     held(busy.run_dir)
     assert statuses([busy], paths)[0].state is State.RUNNING
     assert "hard/seed-1" not in [run.key for run, _ in plan_jobs(runs, paths, RunOptions())]
+
+
+def test_the_runs_of_a_sweep_killed_outright_stop_with_it(tmp_path: Path) -> None:
+    """``kill -9`` gives the sweep no chance to stop its runs (each lives in its own session):
+    each run watches its parent and stops as on SIGTERM, resumable, and lets go of its directory."""
+    make_sweep(tmp_path, num_epochs=200)
+    sweep = subprocess.Popen([sys.executable, "-m", "sparse_sharing", "sweep", "sweep.jsonnet", "--workers", "1"],
+                             cwd=tmp_path, env=_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run_dir = tmp_path / "runs" / "hard" / "seed-1"
+    try:
+        deadline = time.monotonic() + 120
+        while not ((run_dir / "config.json").is_file() and ExclusiveLock(run_dir).is_held_elsewhere()):
+            assert time.monotonic() < deadline and sweep.poll() is None, "the run never started"
+            time.sleep(0.1)
+    finally:
+        sweep.kill()
+        sweep.wait()
+    deadline = time.monotonic() + 60
+    while ExclusiveLock(run_dir).is_held_elsewhere():
+        assert time.monotonic() < deadline, "the run outlived its sweep"
+        time.sleep(0.2)
+    log = SweepPaths(tmp_path / "runs").log("hard/seed-1").read_text()
+    assert "Continue this run with --resume" in log
+    status = run_ssl("sweep", "sweep.jsonnet", "--status", cwd=tmp_path)
+    assert "resumable" in status.stdout

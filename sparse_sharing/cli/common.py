@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import signal
 import sys
 import traceback
@@ -13,6 +14,7 @@ import torch
 
 from sparse_sharing.components.callbacks.progress import add_console_handler
 from sparse_sharing.errors import UserError
+from sparse_sharing.processes import parent_from_environment, when_parent_ends
 from sparse_sharing.registry import import_plugins
 from sparse_sharing.training.trainer import seed_everything
 
@@ -99,3 +101,11 @@ def stop_on_sigterm() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+
+
+def stop_with_sweep() -> None:
+    """A run started by `ssl sweep` stops as on SIGTERM when the sweep is gone, even by ``kill -9``
+    (call after ``stop_on_sigterm``); a run started otherwise is unaffected."""
+    parent = parent_from_environment()
+    if parent is not None:
+        when_parent_ends(parent, lambda: os.kill(os.getpid(), signal.SIGTERM))

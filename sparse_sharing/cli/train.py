@@ -11,6 +11,7 @@ from sparse_sharing.cli.common import (
     set_threads_and_seeds,
     setup_console_logging,
     stop_on_sigterm,
+    stop_with_sweep,
     user_errors_exit_2,
 )
 from sparse_sharing.config.loading import load_experiment
@@ -35,6 +36,7 @@ def train_command(config_path: Path, run_dir: Path, overrides: tuple[str, ...], 
     """Train the experiment in CONFIG (Jsonnet or JSON)."""
     setup_console_logging()
     stop_on_sigterm()
+    stop_with_sweep()
     load_components(include_packages)
     raw, config = load_experiment(config_path, ext_vars, overrides, jpaths, device)
     paths = prepare_run_dir(run_dir, resume=resume, force=force)  # checks only: nothing is created yet

@@ -18,8 +18,6 @@ import math
 import os
 import random
 import shutil
-import threading
-import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -41,6 +39,7 @@ from sparse_sharing.errors import ConfigError, RunDirError, UserError
 from sparse_sharing.files import first_line, load_torch, load_weights, save_torch, write_json
 from sparse_sharing.logs import detach_log_file, log_to_file
 from sparse_sharing.paths import RunPaths
+from sparse_sharing.processes import when_parent_ends
 from sparse_sharing.registry import CALLBACKS, MASKS, import_plugins
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.experiment import Experiment, uses_masks
@@ -286,13 +285,7 @@ def worker_start(parent: int, workers_started: Any, reports: Any) -> None:
         line = workers_started.value
         workers_started.value += 1
     report_to_parent(reports, line, loggers=_WORKER_LOGGERS)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.2)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    when_parent_ends(parent, lambda: os._exit(1))
 
 
 def restore_trainer(trainer: Trainer, checkpoint: Path) -> None:

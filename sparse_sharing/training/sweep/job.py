@@ -14,6 +14,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sparse_sharing.processes import PARENT_ENV
+
 # How long a stopped run may take to exit (it only has to close files: its last epoch is on disk).
 STOP_GRACE_SECONDS = 30.0
 
@@ -35,10 +37,11 @@ class Job:
 
 def start(job: Job, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
     """Start the run in its own session, so a terminal's Ctrl-C reaches the sweep alone, which
-    then stops its runs deliberately (`stop`)."""
+    then stops its runs deliberately (`stop`); told its parent's pid, so that it also stops if
+    the sweep is killed outright (``sparse_sharing.processes``)."""
     threads = str(job.threads)
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "PYTHONUNBUFFERED": "1",
-           **job.env, **(extra_env or {})}
+           PARENT_ENV: str(os.getpid()), **job.env, **(extra_env or {})}
     Path(job.log).parent.mkdir(parents=True, exist_ok=True)
     with open(job.log, "a", encoding="utf-8") as log:
         log.write(f"$ {shlex.join(job.command())}\n")
