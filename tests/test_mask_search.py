@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from conftest import run_ssl, write_tiny_config, write_tiny_corpus
-from reference_figures import run_figures
+from reference_figures import run_figures, same_weights
 from sparse_sharing.components.data.vocabulary import Vocabulary
 from sparse_sharing.components.masks.selection import BestDev, BestDevConfig, FixedRound, FixedRoundConfig, NearestKept, NearestKeptConfig
 from sparse_sharing.config.schema import validate_experiment
@@ -185,9 +185,12 @@ def test_search_end_to_end(search_run: SearchRun) -> None:
 
 
 def test_search_gives_the_recorded_figures(search_run: SearchRun) -> None:
-    """Bit for bit the masks, round scores, final scores and weights recorded before the runner redesign."""
+    """The masks, round scores and final scores recorded before the runner redesign, bit for bit;
+    the final weights within float rounding (other CPUs run other kernels: see reference_figures)."""
     recorded = json.loads((Path(__file__).parent / "reference" / "tiny_sparse_search.json").read_text())
-    assert run_figures(search_run.run_dir) == recorded
+    figures = run_figures(search_run.run_dir)
+    assert same_weights(figures.pop("final_weights"), recorded.pop("final_weights")) == []
+    assert figures == recorded
 
 
 def test_a_one_job_search_reads_the_config_and_data_once(search_run: SearchRun) -> None:
