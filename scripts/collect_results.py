@@ -3,8 +3,12 @@
 Why: run directories hold checkpoints and tensors (hundreds of MB) that do not belong in git,
 while `ssl compare` needs only each run's `config.json` and `metrics.json`. This copies, for
 every run directory under RUN_ROOT (a directory holding `config.json`), those two files, the
-log and the mask reports (`masks/*.json`), keeping the layout `<run>/seed-<k>`, so that
-`ssl compare results/<experiment>/*/*` prints the tables from the committed files alone:
+log, the mask reports (`masks/*.json`) and each chosen mask bit-packed (`masks/<task>.bits`,
+67 KB for the paper's network, where the run's `.pt` holds 534 KB) with the vocabulary that
+`ssl masks` needs to count parameters (masked runs only), keeping the layout
+`<run>/seed-<k>`, so that `ssl compare results/<experiment>/*/*` prints the tables from the
+committed files alone, and `ssl masks` and `masks: {type: 'from_run', path: 'results/...'}`
+work on them:
 
     python scripts/collect_results.py runs/exp1 results/exp1
 """
@@ -13,6 +17,10 @@ from __future__ import annotations
 import argparse
 import shutil
 from pathlib import Path
+
+from sparse_sharing.components.masks.mask_set import pack, read_mask_file
+from sparse_sharing.files import save_torch
+from sparse_sharing.paths import RunPaths
 
 SMALL_FILES = ("config.json", "metrics.json", "train.log")
 
@@ -31,6 +39,10 @@ def collect(run_root: Path, results_root: Path) -> list[Path]:
         for report in sorted((run / "masks").glob("*.json")):
             (target / "masks").mkdir(exist_ok=True)
             shutil.copy2(report, target / "masks" / report.name)
+        for mask in sorted((run / "masks").glob("*.pt")):
+            save_torch(RunPaths(target).packed_mask(mask.stem), pack(read_mask_file(mask)))
+            # `ssl masks` builds the run's model to count parameters: it needs the vocabulary
+            shutil.copy2(run / "vocabulary.json", target / "vocabulary.json")
         copied.append(target)
     return copied
 

@@ -53,6 +53,10 @@ class RunPaths:
         """The task's chosen mask: name → bool tensor, True = kept."""
         return self.masks / f"{task}.pt"
 
+    def packed_mask(self, task: str) -> Path:
+        """The same mask bit-packed (8 entries a byte): the form committed under results/."""
+        return self.masks / f"{task}.bits"
+
     def mask_report(self, task: str) -> Path:
         return self.masks / f"{task}.json"
 

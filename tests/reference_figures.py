@@ -78,6 +78,10 @@ def _load(path: Path) -> Any:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+# metrics.json's masks entries that describe the machine and the clock, not the result.
+MACHINE_KEYS = ("jobs", "search_seconds", "warmup_seconds")
+
+
 def run_figures(run_dir: Path) -> dict[str, Any]:
     """Everything a sparse run decided: chosen masks, each round's dev score, the final scores and weights."""
     metrics = json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))
@@ -91,7 +95,8 @@ def run_figures(run_dir: Path) -> dict[str, Any]:
                                    "kept_fractions": [r["kept_fraction"] for r in report["rounds"]]}
         entry = metrics["tasks"][task]
         figures["scores"][task] = {key: entry[key] for key in ("epoch", "dev", "test", "dev_metrics", "test_metrics")}
-    figures["mask_summary"] = metrics["masks"]
+    # The figures, not how long they took or how many processes made them (which vary by machine).
+    figures["mask_summary"] = {k: v for k, v in metrics["masks"].items() if k not in MACHINE_KEYS}
     figures["parameters"] = metrics["parameters"]
     figures["final_weights"] = tensor_values(_load(run_dir / "checkpoints" / "last.pt")["model"])
     return figures

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,9 @@ import torch
 from conftest import run_ssl, write_tiny_config, write_tiny_corpus
 from reference_figures import run_figures, same_weights
 from sparse_sharing.components.data.vocabulary import Vocabulary
-from sparse_sharing.components.masks.selection import BestDev, BestDevConfig, FixedRound, FixedRoundConfig, NearestKept, NearestKeptConfig
+from sparse_sharing.components.masks.selection import (BestDev, BestDevConfig, FixedRound, FixedRoundConfig, NearestKept,
+                                                       NearestKeptConfig, SparsestWithinNoise,
+                                                       SparsestWithinNoiseConfig, round_noise)
 from sparse_sharing.config.schema import validate_experiment
 from sparse_sharing.errors import ConfigError
 from sparse_sharing.registry import import_plugins
@@ -78,6 +81,50 @@ def test_nearest_kept_fraction() -> None:
     assert nearest(0.01) == 3
     # An exact tie (in binary floating point too) goes to the sparser, later round.
     assert nearest(0.5, records((0.75, 1.0), (0.25, 1.0))) == 1
+
+
+def test_nearest_kept_fraction_per_task() -> None:
+    rule = NearestKept(NearestKeptConfig(type="kept_fraction", kept_fraction={"ner": 0.5, "pos": 0.9}))
+    assert rule.choose(HISTORY)["round"] == 2  # HISTORY is ner's
+    rule.check_tasks(["ner", "pos"])
+    with pytest.raises(ConfigError, match="no kept fraction for task.*chunk"):
+        rule.check_tasks(["ner", "chunk"])
+
+
+def test_round_noise_by_hand() -> None:
+    # differences 1, −1, 2: mean 2/3, population variance (1/9 + 25/9 + 16/9)/3 = 42/27
+    scores = records((1.0, 80.0), (0.9, 81.0), (0.8, 80.0), (0.7, 82.0))
+    assert round_noise(scores) == pytest.approx((42 / 27) ** 0.5 / 2 ** 0.5)
+    assert round_noise(list(reversed(scores))) == round_noise(scores)  # read in round order
+    # a steady slope is the curve, not noise
+    assert round_noise(records(*[(1.0 - k / 10, 80.0 + 0.5 * k) for k in range(6)])) == pytest.approx(0.0)
+    assert round_noise(records((1.0, 80.0), (0.9, 85.0))) == 0.0  # one difference: no spread
+
+
+def test_sparsest_within_noise() -> None:
+    def choose(history: list[dict], tolerance: float = 1.0) -> int:
+        return SparsestWithinNoise(SparsestWithinNoiseConfig(type="sparsest_within_noise",
+                                                             tolerance=tolerance)).choose(history)["round"]
+
+    # A flat, noisy curve: differences 0.4, −0.5, 0.4, −0.2, −1.1, so σ = √(1.62/5)/√2 ≈ 0.40.
+    # The best is round 1 (85.4); the sparsest round within σ of it is round 4 (85.1): round 2
+    # (84.9) and round 5 (84.0) are below 85.4 − σ.
+    flat = records((1.0, 85.0), (0.9, 85.4), (0.8, 84.9), (0.7, 85.3), (0.6, 85.1), (0.5, 84.0))
+    assert round_noise(flat) == pytest.approx((1.62 / 5) ** 0.5 / 2 ** 0.5)
+    assert choose(flat) == 4
+    assert choose(flat, tolerance=0.0) == 1  # best_dev
+    assert choose(flat, tolerance=100.0) == 5
+    # two rounds: no noise estimate, best dev with ties to the sparser
+    assert choose(records((1.0, 80.0), (0.7, 80.0))) == 1
+    assert choose(records((1.0, 81.0), (0.7, 80.0))) == 0
+
+
+def test_sparsest_within_noise_on_the_exp1_records() -> None:
+    """The one-epoch IMP rounds of Exp1 sparse seed 1 (results/exp1): the README's figures."""
+    folder = Path(__file__).parents[1] / "results" / "exp1" / "sparse" / "seed-1" / "masks"
+    rule = SparsestWithinNoise(SparsestWithinNoiseConfig(type="sparsest_within_noise"))
+    chosen = {t: rule.choose(json.loads((folder / f"{t}.json").read_text())["rounds"]) for t in TASKS}
+    assert {t: r["round"] for t, r in chosen.items()} == {"chunk": 8, "ner": 18, "pos": 13}
 
 
 def test_fixed_round_not_run_is_a_config_error() -> None:
@@ -276,6 +323,69 @@ def test_masks_from_run(search_run: SearchRun) -> None:
         report = json.loads((run_dir / "masks" / f"{task}.json").read_text())
         assert report["from_run"] == str(source)
         assert report["round"] == json.loads((source / "masks" / f"{task}.json").read_text())["round"]
+
+
+def test_masks_from_run_chosen_again_without_a_search(search_run: SearchRun) -> None:
+    """`from_run` with a selection rule takes other rounds of the source's search: the very masks
+    those rounds recorded, and no training but the joint one."""
+    workdir, source = search_run.workdir, search_run.run_dir
+    wanted = {"pos": 0, "chunk": 1, "ner": 2}
+    config = write_sparse_config(workdir / "rechosen.jsonnet", workdir / "tiny.jsonnet", {
+        "type": "from_run", "path": str(source),
+        "selection": {"type": "kept_fraction", "kept_fraction": {t: (1 - RATE) ** k for t, k in wanted.items()}}})
+    run_dir = workdir / "rechosen"
+    result = run_ssl("train", config, "-s", run_dir)
+    assert result.returncode == 0, result.stderr
+    assert "mask search" not in result.stderr and not (run_dir / "mask_search").exists()
+    for task, k in wanted.items():
+        assert_same_tensors(load(run_dir / "masks" / f"{task}.pt"), load(round_file(source, task, k, "pt"))["mask"])
+        report = json.loads((run_dir / "masks" / f"{task}.json").read_text())
+        assert report["round"] == k and report["from_run"] == str(source)
+        assert report["dev_score"] == json.loads(round_file(source, task, k, "json").read_text())["dev_score"]
+
+
+def test_masks_from_run_chosen_again_needs_the_rounds(search_run: SearchRun, tmp_path: Path) -> None:
+    chosen_only = tmp_path / "chosen_only"
+    shutil.copytree(search_run.run_dir / "masks", chosen_only / "masks")
+    config = write_sparse_config(search_run.workdir / "rechosen_none.jsonnet", search_run.workdir / "tiny.jsonnet",
+                                 {"type": "from_run", "path": str(chosen_only), "selection": {"type": "best_dev"}})
+    result = run_ssl("train", config, "-s", tmp_path / "run")
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and "has none for task" in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_per_task_kept_fraction_must_name_every_task(search_run: SearchRun, tmp_path: Path) -> None:
+    config = write_sparse_config(search_run.workdir / "missing_task.jsonnet", search_run.workdir / "tiny.jsonnet",
+                                 {**SEARCH, "selection": {"type": "kept_fraction", "kept_fraction": {"pos": 0.5}}})
+    for command in (("validate", config), ("train", config, "-s", tmp_path / "run")):
+        result = run_ssl(*command)
+        assert result.returncode == 2, result.stderr
+        assert "no kept fraction for task(s) chunk, ner" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_collected_results_serve_ssl_masks_and_from_run(search_run: SearchRun, tmp_path: Path) -> None:
+    """The committed form of a run (scripts/collect_results.py: small files, masks bit-packed) is
+    enough for `ssl masks` and for another run's `from_run`."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    from collect_results import collect
+
+    runs = tmp_path / "runs"
+    shutil.copytree(search_run.run_dir, runs / "sparse" / "seed-1")
+    collected = collect(runs, tmp_path / "results")[0]
+    assert not list(collected.rglob("*.pt"))
+    shown = run_ssl("masks", collected, "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    original = json.loads(run_ssl("masks", search_run.run_dir, "--format", "json").stdout)
+    shown = json.loads(shown.stdout)
+    assert shown["figures"] == original["figures"]
+    assert shown["parameters"] == original["parameters"] and shown["parameters"]["counted_from"] == "model"
+    config = write_sparse_config(search_run.workdir / "from_results.jsonnet", search_run.workdir / "tiny.jsonnet",
+                                 {"type": "from_run", "path": str(collected)})
+    result = run_ssl("train", config, "-s", tmp_path / "from_results")
+    assert result.returncode == 0, result.stderr
+    assert_same_masks(search_run.run_dir, tmp_path / "from_results")
 
 
 def test_masks_from_run_without_masks_is_a_user_error(search_run: SearchRun, tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sparse_sharing.components.masks.mask_set import MaskSet, Shape, read_mask_file, read_mask_report
+from sparse_sharing.components.masks.mask_set import (MaskSet, Shape, mask_file, read_mask_file, read_mask_report,
+                                                      stored_mask_tasks)
 from sparse_sharing.config.schema import trained_tasks
 from sparse_sharing.errors import RunDirError, UserError
 from sparse_sharing.paths import RunPaths
@@ -39,16 +40,16 @@ class RunMasks:
 def read_run_masks(run_dir: Path) -> RunMasks:
     run_dir = Path(run_dir)
     folder = RunPaths(run_dir).masks
-    stored = sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []
+    stored = stored_mask_tasks(run_dir)
     if not stored:
-        raise RunDirError(f"{run_dir} has no masks (no {folder}/<task>.pt): only runs of masked strategies "
-                          f"(sparse, single_subnet) have them")
+        raise RunDirError(f"{run_dir} has no masks (no {folder}/<task>.pt or .bits): only runs of masked "
+                          f"strategies (sparse, single_subnet) have them")
     try:
         model, reason = _run_model(run_dir), None
     except UserError as error:
         model, reason = None, str(error)
     if model is None:
-        masks = MaskSet.load(run_dir, _stored_shapes(RunPaths(run_dir).mask(stored[0])), tasks=stored)
+        masks = MaskSet.load(run_dir, _stored_shapes(mask_file(run_dir, stored[0])), tasks=stored)
         parameters = {"counted_from": "masks", "paper": None, "paper_unmasked": None, "total": None,
                       "note": f"the run's model could not be built: {reason}"}
     else:

@@ -38,10 +38,10 @@ def train_command(config_path: Path, run_dir: Path, overrides: tuple[str, ...], 
     stop_on_sigterm()
     stop_with_sweep()
     load_components(include_packages)
-    raw, config = load_experiment(config_path, ext_vars, overrides, jpaths, device)
+    raw, config = load_experiment(config_path, ext_vars, overrides, jpaths, device, jobs)
     paths = prepare_run_dir(run_dir, resume=resume, force=force)  # checks only: nothing is created yet
     set_threads_and_seeds(config)
-    metrics = train(raw, config, paths, resume=resume, include_packages=include_packages, jobs=jobs)
+    metrics = train(raw, config, paths, resume=resume, include_packages=include_packages)
     for task, best in metrics["tasks"].items():
         test = f", test {best['test']:.2f}" if best.get("test") is not None else ""
         click.echo(f"{task}: dev-best epoch {best['epoch']}: dev {best['dev']:.2f}{test}")

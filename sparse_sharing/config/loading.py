@@ -33,10 +33,17 @@ def resolve_config(path: str | Path, ext_vars: Sequence[str] = (), overrides: Se
 
 
 def load_experiment(path: str | Path, ext_vars: Sequence[str] = (), overrides: Sequence[str] = (),
-                    jpaths: Sequence[Path] = (), device: str | None = None) -> tuple[dict, Any]:
+                    jpaths: Sequence[Path] = (), device: str | None = None,
+                    jobs: int | None = None) -> tuple[dict, Any]:
     """The resolved JSON (to save in the run) and its validated form; ``device`` (``--device``)
-    replaces the config's, which may leave it at its default and so cannot be overridden with -o."""
+    replaces the config's, which may leave it at its default and so cannot be overridden with -o;
+    ``jobs`` (``--jobs``) replaces ``masks.jobs`` where the mask source has it, so the run's
+    config.json says how its search ran."""
     raw = resolve_config(path, ext_vars, overrides, jpaths)
     if device is not None:
         raw = {**raw, "device": device}
-    return raw, validate_experiment(raw, source=str(path))
+    config = validate_experiment(raw, source=str(path))
+    if jobs is not None and config.masks is not None and "jobs" in type(config.masks).model_fields:
+        raw = {**raw, "masks": {**raw["masks"], "jobs": jobs}}
+        config = validate_experiment(raw, source=str(path))
+    return raw, config

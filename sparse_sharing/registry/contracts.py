@@ -188,10 +188,15 @@ class Pruner(Protocol):
 
 @runtime_checkable
 class SelectionRule(Protocol):
-    """Built as ``factory(config)``. Which search round's mask a task keeps."""
+    """Built as ``factory(config)``. Which search round's mask a task keeps.
+
+    A rule may also define ``check_tasks(tasks)``, called with the run's tasks before anything is
+    searched (by ``ssl train`` and ``ssl validate``), to refuse a config that cannot serve them.
+    """
 
     def choose(self, records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
-        """One of ``records`` (each with ``round``, ``kept_fraction``, ``dev_score``), round 0 first."""
+        """One of ``records`` (one task's candidates, each with ``task``, ``round``, ``kept_fraction``,
+        ``dev_score``), round 0 first."""
 
 
 @runtime_checkable

@@ -14,6 +14,7 @@ from sparse_sharing.devices import resolve_device
 from sparse_sharing.errors import ConfigError, RunDirError
 from sparse_sharing.files import first_line, load_torch, load_weights
 from sparse_sharing.paths import RunPaths
+from sparse_sharing.registry import SELECTIONS
 from sparse_sharing.registry.contracts import MaskedSharing
 from sparse_sharing.training.data_setup import TaskData, build_vocabulary, index_tasks, read_tasks
 from sparse_sharing.training.model import MultiTaskTagger, build_model
@@ -60,6 +61,10 @@ def check_experiment(experiment: Experiment) -> None:
     if uses_masks(experiment.model) and config.masks is None:
         raise ConfigError(f"masks: sharing '{config.model.sharing.type}' needs a `masks` block: "
                           f"{{type: 'search', ...}} or {{type: 'from_run', path: ...}}")
+    selection = getattr(config.masks, "selection", None)
+    check_tasks = getattr(SELECTIONS.build(selection), "check_tasks", None) if selection is not None else None
+    if check_tasks is not None:  # a rule that depends on the tasks (one kept fraction each) sees them now
+        check_tasks(experiment.tasks)
 
 
 def read_run_json(path: Path) -> Any:

@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 def train(raw_config: dict, config: Any, paths: RunPaths, resume: bool = False,
-          include_packages: Sequence[str] = (), jobs: int | None = None) -> dict:
+          include_packages: Sequence[str] = ()) -> dict:
     """Train in the run directory ``paths`` (checked by ``training.run_dir.prepare_run_dir``, which
     creates nothing: the directory is made here once the experiment has been built, so a start
     refused for a config or data error leaves no directory behind).
@@ -30,7 +30,7 @@ def train(raw_config: dict, config: Any, paths: RunPaths, resume: bool = False,
         experiment = build_experiment(config, vocab)
         check_experiment(experiment)
         runner = ExperimentRunner(experiment, paths, raw_config=raw_config, resume=resume,
-                                  include_packages=include_packages, jobs=jobs)
+                                  include_packages=include_packages)
     with open_run_dir(paths, resume):  # only now: a refused start leaves no directory behind
         log_to_file(paths.log, earlier)
         logger.info("%s run in %s", "resumed" if resume else "started", paths.root)

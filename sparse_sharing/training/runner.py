@@ -13,6 +13,7 @@ searched in worker processes, each given the validated config and its task's dat
 """
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -51,16 +52,16 @@ logger = logging.getLogger(__name__)
 
 class ExperimentRunner:
     def __init__(self, experiment: Experiment, paths: RunPaths, *, raw_config: dict[str, Any] | None = None,
-                 resume: bool = False, include_packages: Sequence[str] = (), jobs: int | None = None) -> None:
+                 resume: bool = False, include_packages: Sequence[str] = ()) -> None:
         """``raw_config`` is what config.json records (None in a worker, which runs one stage);
-        ``include_packages`` are imported again in worker processes; ``jobs`` overrides the source's."""
+        ``include_packages`` are imported again in worker processes."""
         self.experiment = experiment
         self.paths = paths
         self.raw_config = raw_config
         self.resume = resume
         self.include_packages = tuple(include_packages)
         self.source = self._mask_source()
-        self.jobs = min(jobs or self.source.jobs, len(experiment.tasks)) if self.source else 1
+        self.jobs = min(self.source.jobs, len(experiment.tasks)) if self.source else 1
 
     def _mask_source(self) -> MaskSource | None:
         config = self.experiment.config
@@ -129,12 +130,14 @@ class ExperimentRunner:
         if all(paths.mask(t).is_file() for t in experiment.tasks):
             logger.info("masks already chosen: read from %s", paths.masks)
             return MaskSet.load(paths.root, experiment.model.sharing.mask_shapes(), tasks=experiment.tasks)
+        logger.info("mask source '%s': %d task(s) at a time", experiment.config.masks.type, self.jobs)
         if self.jobs > 1:
             found = dict(zip(experiment.tasks, self._search_in_workers()))
         else:
             found = {task: self.search_task(task) for task in experiment.tasks}
         masks = MaskSet({task: mask for task, (mask, _) in found.items()})
-        masks.save(paths.root, {task: report for task, (_, report) in found.items()})
+        warmup = {"warmup_seconds": warmup_seconds(paths)}  # a source's own (from_run: the other run's) comes first
+        masks.save(paths.root, {task: {**warmup, **report} for task, (_, report) in found.items()})
         return masks
 
     def start_joint_training_from_rewind_point(self, masks: MaskSet) -> dict[str, Any]:
@@ -151,7 +154,8 @@ class ExperimentRunner:
         figures = masks.summary()
         logger.info("masks: %s; overlap ratio %.4f", ", ".join(
             f"{t} kept {100 * f:.2f}%" for t, f in figures["kept_fraction"].items()), figures["overlap_ratio"])
-        return {**figures, **search_cost({t: read_mask_report(paths.root, t) for t in self.experiment.tasks})}
+        reports = {t: read_mask_report(paths.root, t) for t in self.experiment.tasks}
+        return {**figures, "jobs": self.jobs, **search_cost(reports)}
 
     def train_jointly(self, extra_metrics: dict[str, Any]) -> dict[str, Any]:
         """All tasks together, from the last epoch checkpoint when resuming."""
@@ -319,11 +323,24 @@ def write_round_board(config: Any, paths: RunPaths, task: str, records: Sequence
 
 
 def search_cost(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Per task the source and its training steps (``search_steps``), and the shared warm-up's steps,
-    as the mask reports record them (None where a report predates them)."""
+    """Per task the source, its training steps (``search_steps``) and the seconds its candidates took
+    (``search_seconds``: their sum, whether or not tasks ran in parallel), and the shared warm-up's
+    steps and seconds, as the mask reports record them (None where a report predates them), so
+    masks taken `from_run` report what they cost there."""
+    first = next(iter(reports.values()))
     return {"source": {t: r.get("source") for t, r in reports.items()},
             "search_steps": {t: r.get("search_steps") for t, r in reports.items()},
-            "warmup_steps": next(iter(reports.values())).get("warmup_steps")}
+            "search_seconds": {t: round(sum(c.get("seconds", 0.0) for c in r["rounds"]), 1) if r.get("rounds")
+                               else None for t, r in reports.items()},
+            "warmup_steps": first.get("warmup_steps"), "warmup_seconds": first.get("warmup_seconds")}
+
+
+def warmup_seconds(paths: RunPaths) -> float | None:
+    """The warm-up's wall time, from its own metrics.json; None for a run that did none."""
+    try:
+        return json.loads(paths.warmup_run.metrics.read_text(encoding="utf-8"))["training_seconds"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def progress_callbacks(config: Any, tensorboard: bool = False) -> list:

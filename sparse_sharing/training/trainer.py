@@ -26,6 +26,7 @@ from sparse_sharing.training.evaluation import predict_tags, score
 from sparse_sharing.training.model import MultiTaskTagger, parameter_counts
 from sparse_sharing.files import check_loads_safely, write_json
 from sparse_sharing.paths import RunPaths
+from sparse_sharing.provenance import provenance
 
 logger = logging.getLogger(__name__)
 
@@ -95,15 +96,19 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.best: dict[str, dict[str, Any]] = {}
         self.best_mean: float | None = None
-        self.elapsed = 0.0
+        self.elapsed = 0.0  # seconds in the loop (training steps and evaluations), over every start
+        self.evaluation_seconds = 0.0  # of which evaluating
+        self.provenance: list[dict[str, Any]] = []  # one record per process that trained (a resume adds one)
+        self._clock: float | None = None  # time.monotonic() at which ``elapsed`` was 0, while training
         self.extra_metrics = dict(extra_metrics or {})
 
     # ----------------------------------------------------------------- loop
     def train(self) -> dict[str, Any]:
         logger.info("device: %s", describe(self.device))
+        self.provenance.append({**provenance(self.device), "from_epoch": self.epoch, "from_step": self.step})
         for callback in self.callbacks:
             callback.on_train_start(self)
-        started = time.monotonic() - self.elapsed
+        self._clock = time.monotonic() - self.elapsed
         every = self.trainer_config.evaluate_every_steps
         while self.epoch < self.num_epochs and not self.should_stop:
             self.model.train()
@@ -122,15 +127,20 @@ class Trainer:
                 scheduler.step()
             if not every:
                 self._evaluate()
-            self.elapsed = time.monotonic() - started
+            self._tick()
             for callback in self.callbacks:
                 callback.on_epoch_end(self)
-        self.elapsed = time.monotonic() - started
+        self._tick()
         metrics = self.metrics(finished=True)
         write_json(self.paths.metrics, metrics)
         for callback in self.callbacks:
             callback.on_train_end(self)
         return metrics
+
+    def _tick(self) -> None:
+        """``elapsed`` brought up to now, so whatever is written next (metrics, checkpoint) is current."""
+        if self._clock is not None:
+            self.elapsed = time.monotonic() - self._clock
 
     def _budget_spent(self) -> bool:
         return self.max_steps is not None and self.step >= self.max_steps
@@ -170,6 +180,7 @@ class Trainer:
                      comparable_tags(gold, scheme))
 
     def _evaluate(self) -> None:
+        started = time.monotonic()
         record: dict[str, Any] = {"epoch": self.epoch, "step": self.step, "tasks": {}}
         for task in self.tasks:
             splits = {"dev": self.evaluate_task(task, "dev")}
@@ -178,6 +189,8 @@ class Trainer:
             record["tasks"][task] = splits
         improved = self._select(record)
         self.history.append(record)
+        self.evaluation_seconds += time.monotonic() - started
+        self._tick()
         for callback in self.callbacks:
             callback.on_evaluation(self, record, improved)
         scores = "; ".join(f"{t} dev {s['dev']['score']:.2f}"
@@ -213,6 +226,9 @@ class Trainer:
             "epochs_completed": self.epoch,
             "steps": self.step,
             "training_seconds": round(self.elapsed, 1),
+            "wall_seconds": {"training": round(self.elapsed - self.evaluation_seconds, 1),
+                             "evaluation": round(self.evaluation_seconds, 1)},
+            "provenance": self.provenance,
             "device": describe(self.device),
             "parameters": parameter_counts(self.model),
             "tasks": self.best,
@@ -231,6 +247,8 @@ class Trainer:
             "epoch": self.epoch,
             "step": self.step,
             "elapsed": self.elapsed,
+            "evaluation_seconds": self.evaluation_seconds,
+            "provenance": self.provenance,
             "history": self.history,
             "best": self.best,
             "best_mean": self.best_mean,
@@ -249,6 +267,9 @@ class Trainer:
         for task, stream_state in state["streams"].items():
             self.streams[task].load_state_dict(stream_state)
         self.epoch, self.step, self.elapsed = state["epoch"], state["step"], state["elapsed"]
+        # absent from checkpoints written before they were recorded
+        self.evaluation_seconds = state.get("evaluation_seconds", 0.0)
+        self.provenance = state.get("provenance", [])
         self.history, self.best, self.best_mean = state["history"], state["best"], state["best_mean"]
         for callback, callback_state in zip(self.callbacks, state["callbacks"]):
             callback.load_state_dict(callback_state)

@@ -9,6 +9,11 @@ JSON report (names, shapes, kept fractions, round, dev score, whatever the calle
 loading checks names, shapes and dtype against the model, so a mask never lands silently on
 the wrong tensor. Files are plain ``torch.save`` dicts read back with ``weights_only=True``:
 safe to load, and one format whatever packages the reading machine has.
+
+A run writes ``masks/<task>.pt`` (name → bool tensor, what users read with ``torch.load``).
+``masks/<task>.bits`` holds the same mask bit-packed, 8 entries a byte (67 KB for the paper's
+534k prunable weights against 534 KB): the form committed under ``results/``, where the run
+directory itself is not kept. Everything that reads masks reads either.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -28,6 +34,9 @@ from sparse_sharing.paths import RunPaths
 # The paper prunes every LSTM weight matrix and the char-CNN conv weight; never embeddings,
 # biases, heads or CRFs.
 PAPER_PRUNABLE: tuple[str, ...] = ("*weight_ih*", "*weight_hh*", "*conv.weight")
+
+# What a packed mask file holds under "format"; a later layout gets a new string.
+PACKED_FORMAT = "sparse-sharing packed mask v1"
 
 # Keys the report computes itself; a caller's metadata may not overwrite them.
 COMPUTED_REPORT_KEYS = ("task", "true_means", "kept_fraction", "kept", "total", "tensors")
@@ -202,6 +211,11 @@ class MaskSet:
             save_torch(paths.mask(task), {name: m.detach().cpu().clone() for name, m in mask.items()})
             write_json(paths.mask_report(task), report)
 
+    def save_packed(self, directory: Path) -> None:
+        """Write ``masks/<task>.bits`` under ``directory`` for every task (the compact form)."""
+        for task, mask in self._masks.items():
+            save_torch(RunPaths(Path(directory)).packed_mask(task), pack(mask))
+
     @classmethod
     def load(cls, directory: Path, expected: Mapping[str, Sequence[int]],
              tasks: Sequence[str] | None = None) -> "MaskSet":
@@ -216,16 +230,55 @@ class MaskSet:
         if tasks is None:
             if not folder.is_dir():
                 raise RunDirError(f"no masks: {folder} does not exist")
-            tasks = sorted(p.stem for p in folder.glob("*.pt"))
+            tasks = stored_mask_tasks(directory)
             if not tasks:
-                raise RunDirError(f"no masks: {folder} holds no <task>.pt file")
-        return cls({task: _load_task(paths.mask(task), task, expected) for task in tasks})
+                raise RunDirError(f"no masks: {folder} holds no <task>.pt or <task>.bits file")
+        return cls({task: _load_task(mask_file(directory, task), task, expected) for task in tasks})
+
+
+def stored_mask_tasks(directory: Path) -> list[str]:
+    """The tasks with a mask file (``.pt`` or packed ``.bits``) under ``directory/masks``."""
+    folder = RunPaths(Path(directory)).masks
+    return sorted({p.stem for pattern in ("*.pt", "*.bits") for p in folder.glob(pattern)}) if folder.is_dir() else []
+
+
+def mask_file(directory: Path, task: str) -> Path:
+    """The task's mask file: ``<task>.pt``, else the packed ``<task>.bits`` where only that exists."""
+    paths = RunPaths(Path(directory))
+    plain, packed = paths.mask(task), paths.packed_mask(task)
+    return packed if packed.is_file() and not plain.is_file() else plain
+
+
+def pack(mask: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+    """A mask as its names, shapes and every entry in one bit string (``numpy.packbits``, row-major)."""
+    flat = np.concatenate([m.detach().cpu().numpy().astype(bool).ravel() for m in mask.values()])
+    return {"format": PACKED_FORMAT, "names": list(mask), "shapes": [list(m.shape) for m in mask.values()],
+            "bits": torch.from_numpy(np.packbits(flat))}
+
+
+def unpack(stored: Any, path: Path) -> dict[str, torch.Tensor]:
+    """The bool tensors of a packed mask file, or a RunDirError saying why the file is unusable."""
+    try:
+        if stored.get("format") != PACKED_FORMAT:
+            raise ValueError(f"format {stored.get('format')!r}, expected {PACKED_FORMAT!r}")
+        names, shapes, bits = stored["names"], [tuple(s) for s in stored["shapes"]], stored["bits"]
+        sizes = [_numel(shape) for shape in shapes]
+        if len(names) != len(shapes) or bits.dtype != torch.uint8 or bits.numel() != (sum(sizes) + 7) // 8:
+            raise ValueError("its names, shapes and bits do not agree")
+        flat = torch.from_numpy(np.unpackbits(bits.numpy(), count=sum(sizes)).astype(bool))
+    except (AttributeError, KeyError, TypeError, ValueError) as error:
+        raise RunDirError(f"packed mask file {path} is damaged ({error})") from None
+    return {name: part.reshape(shape).clone()
+            for name, shape, part in zip(names, shapes, torch.split(flat, sizes))}
 
 
 def read_mask_file(path: Path) -> dict[str, torch.Tensor]:
-    """A mask file's name → tensor dict, or a RunDirError saying why the file is unusable."""
+    """A mask file's name → tensor dict (a packed ``.bits`` file unpacked), or a RunDirError saying why
+    the file is unusable."""
     stored = load_torch(path, "mask file", advice="delete the run's masks/ to search again, or copy the "
                                                   "masks from a backup")
+    if path.suffix == ".bits":
+        return unpack(stored, path)
     if not isinstance(stored, dict) or not all(isinstance(t, torch.Tensor) for t in stored.values()):
         raise RunDirError(f"mask file {path} does not hold a dict of name → tensor")
     return stored
