@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
 import statistics
 from pathlib import Path
 from typing import Any
@@ -213,6 +214,11 @@ def test_different_configs_of_one_strategy_get_distinct_names(tmp_path: Path) ->
     small = write_run(tmp_path, "hard-small", {"pos": 94.0}, hidden_size=100)
     large = write_run(tmp_path, "hard-large", {"pos": 95.0}, hidden_size=400)
     assert [row.name for row in compare([small, large]).rows] == ["hard (hard-small)", "hard (hard-large)"]
+    # a sweep's runs are <name>/seed-<k>: the row is named after the sweep's run
+    seeds = [tmp_path / name / "seed-1" for name in ("hard_small", "hard_large")]
+    for run, source in zip(seeds, (small, large)):
+        shutil.copytree(source, run)
+    assert [row.name for row in compare(seeds).rows] == ["hard (hard_small)", "hard (hard_large)"]
 
 
 def test_names_override_grouping(tmp_path: Path, hard_seeds: list[Path]) -> None:

@@ -185,12 +185,17 @@ def group_runs(runs: Sequence[Run], names: Sequence[str] | None) -> dict[str, li
 
 
 def _row_names(groups: list[list[Run]]) -> list[str]:
-    """The strategy; where two experiments share one, each also gets its first run directory's name."""
+    """The strategy; where two experiments share one, each also gets its first run's name: the run
+    directory's, or for a sweep's ``<name>/seed-<k>`` the sweep's run name."""
     strategies = [group[0].strategy for group in groups]
-    names = [s if strategies.count(s) == 1 else f"{s} ({group[0].path.name})"
+    names = [s if strategies.count(s) == 1 else f"{s} ({_run_name(group[0].path)})"
              for s, group in zip(strategies, groups)]
     return [name if names.count(name) == 1 else f"{group[0].strategy} ({group[0].path})"
             for name, group in zip(names, groups)]
+
+
+def _run_name(path: Path) -> str:
+    return path.parent.name if path.name.startswith("seed-") and path.parent.name else path.name
 
 
 def make_row(name: str, runs: Sequence[Run]) -> Row:
