@@ -120,8 +120,8 @@ def test_sparsest_within_noise() -> None:
 
 
 def test_sparsest_within_noise_on_the_exp1_records() -> None:
-    """The one-epoch IMP rounds of Exp1 sparse seed 1 (results/exp1): the README's figures."""
-    folder = Path(__file__).parents[1] / "results" / "exp1" / "sparse" / "seed-1" / "masks"
+    """The one-epoch IMP rounds of Exp1 sparse seed 1's first attempt: the README's figures."""
+    folder = Path(__file__).parents[1] / "results" / "exp1_first_attempts" / "sparse" / "seed-1" / "masks"
     rule = SparsestWithinNoise(SparsestWithinNoiseConfig(type="sparsest_within_noise"))
     chosen = {t: rule.choose(json.loads((folder / f"{t}.json").read_text())["rounds"]) for t in TASKS}
     assert {t: r["round"] for t, r in chosen.items()} == {"chunk": 8, "ner": 18, "pos": 13}
