@@ -193,8 +193,8 @@ def test_largest_runs_start_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
                                               .glob("*.jsonnet")), ids=lambda p: p.name)
 def test_shipped_sweeps_validate(sweep_file: Path, tmp_path: Path) -> None:
     """Every run of every shipped sweep resolves and validates (no data is read)."""
-    result = run_ssl("sweep", sweep_file, "--ext-var", "data_dir=../shared/data/conll2003", "--status",
-                     "--output", tmp_path / "runs")
+    result = run_ssl("sweep", sweep_file, "--ext-var", "data_dir=../shared/data/conll2003", "--ext-var",
+                     "data_root=../shared/data", "--status", "--output", tmp_path / "runs")
     assert result.returncode == 0, result.stderr
     assert "pending" in result.stdout
 
