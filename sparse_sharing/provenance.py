@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 
-import sparse_sharing
 from sparse_sharing.devices import describe
 
 
@@ -46,7 +45,7 @@ def package_version() -> str | None:
 def source_commit() -> str | None:
     """The commit of the checkout the package runs from (an editable install), with ``-dirty`` when
     tracked files differ from it; None for an installed copy or where git is missing."""
-    root = Path(sparse_sharing.__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parent.parent  # the folder holding the package
     try:
         top = _git(root, "rev-parse", "--show-toplevel")
         if top is None or Path(top).resolve() != root:

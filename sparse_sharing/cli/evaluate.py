@@ -1,4 +1,5 @@
-"""`ssl evaluate` and `ssl predict`: use a finished (or running) run's dev-best checkpoints."""
+"""`ssl evaluate` and `ssl predict`: use a finished (or running) run's dev-best checkpoints,
+through the Python API's ``Tagger`` (the CLI prints what the API returns)."""
 from __future__ import annotations
 
 import json
@@ -6,26 +7,9 @@ from pathlib import Path
 
 import click
 
-from sparse_sharing.cli.common import device_option, include_package_option, load_components, user_errors_exit_2
-from sparse_sharing.components.data.batching import index_sentences
-from sparse_sharing.components.data.tag_schemes import convert_tags
-from sparse_sharing.config.schema import trained_tasks
-from sparse_sharing.devices import resolve_device
-from sparse_sharing.errors import UserError
+from sparse_sharing.api import Tagger
+from sparse_sharing.cli.common import device_option, include_package_option, user_errors_exit_2
 from sparse_sharing.files import atomic_write
-from sparse_sharing.registry import DATASET_READERS, did_you_mean
-from sparse_sharing.training.evaluation import predict_tags, score
-from sparse_sharing.training.experiment import load_best_model, load_trained
-from sparse_sharing.training.trainer import comparable_tags
-
-
-def _tasks(config, requested: tuple[str, ...]) -> list[str]:
-    available = trained_tasks(config)
-    for task in requested:
-        if task not in available:
-            raise UserError(f"no task '{task}' in this run. Tasks: {', '.join(available)}."
-                            f"{did_you_mean(task, available)}")
-    return list(requested) or available
 
 
 @click.command("evaluate")
@@ -43,22 +27,10 @@ def evaluate_command(run_dir: Path, data_file: str, tasks: tuple[str, ...], outp
     For a run on the bundled corpus DATA_FILE is a split name (train, dev, test) or a file in the
     layout `ssl corpus` writes (word POS chunk NER).
     """
-    load_components(include_packages)
-    config, paths, vocab = load_trained(run_dir)
-    target = resolve_device(device or config.device)
-    readers = {t: DATASET_READERS.build(config.tasks[t].dataset_reader) for t in trained_tasks(config)}
-    schemes = {t: r.tag_scheme for t, r in readers.items()}
+    tagger = Tagger.from_run(run_dir, device=device, tasks=tasks, include_packages=include_packages)
     results = {}
-    for task in _tasks(config, tasks):
-        sentences = readers[task].read(data_file)
-        model = load_best_model(config, paths, vocab, task, schemes).to(target)
-        unknown = sorted({t for s in sentences for t in s.tags if not vocab.has_label(task, t)})
-        if unknown:
-            raise UserError(f"{data_file}: labels the run never saw for task '{task}': {', '.join(unknown[:10])}")
-        predicted = predict_tags(model, index_sentences(sentences, vocab, task), task, vocab,
-                                 config.trainer.eval_batch_size, target)
-        figures = score(config.tasks[task].metric, comparable_tags(predicted, schemes[task]),
-                        comparable_tags([s.tags for s in sentences], schemes[task]))
+    for task in tagger.tasks:
+        figures = tagger.evaluate(data_file, tasks=[task])[task]
         results[task] = figures
         main = ", ".join(f"{k} {v:.2f}" for k, v in figures.items() if k != "score" and "-" not in k)
         click.echo(f"{task}: {main}")
@@ -84,24 +56,14 @@ def predict_command(run_dir: Path, input_file: str, output: Path | None, tasks: 
     sorts an object's keys). The order is printed on stderr. Any run takes a file here, including
     one trained on the bundled corpus.
     """
-    load_components(include_packages)
-    config, paths, vocab = load_trained(run_dir)
-    target = resolve_device(device or config.device)
-    selected = _tasks(config, tasks)
-    readers = {t: DATASET_READERS.build(config.tasks[t].dataset_reader) for t in trained_tasks(config)}
-    schemes = {t: r.tag_scheme for t, r in readers.items()}
-    sentences = readers[selected[0]].read_words(input_file)
-    instances = index_sentences(sentences, vocab, None)
-    columns = []
-    for task in selected:
-        model = load_best_model(config, paths, vocab, task, schemes).to(target)
-        predicted = predict_tags(model, instances, task, vocab, config.trainer.eval_batch_size, target)
-        columns.append([convert_tags(tags, schemes[task], readers[task].file_scheme) for tags in predicted])
-    click.echo(f"columns: word {' '.join(selected)} (tags in each task's file scheme)", err=True)
+    tagger = Tagger.from_run(run_dir, device=device, tasks=tasks, include_packages=include_packages)
+    sentences = tagger.readers[tagger.tasks[0]].read_words(input_file)
+    tagged = tagger.predict([s.words for s in sentences]) if sentences else []
+    click.echo(f"columns: word {' '.join(tagger.tasks)} (tags in each task's file scheme)", err=True)
     lines = []
-    for i, sentence in enumerate(sentences):
+    for sentence, tags in zip(sentences, tagged):
         for j, word in enumerate(sentence.words):
-            lines.append(" ".join([word, *(column[i][j] for column in columns)]))
+            lines.append(" ".join([word, *(tags[task][j] for task in tagger.tasks)]))
         lines.append("")
     text = "\n".join(lines) + "\n"
     if output is None:

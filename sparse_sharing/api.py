@@ -1,0 +1,148 @@
+"""The Python API: train, evaluate and tag with a run from a notebook, a pipeline or a service.
+
+    import sparse_sharing as ssl
+
+    metrics = ssl.train("experiments/quickstart.jsonnet", "runs/quick", overrides=["trainer.num_epochs=2"])
+    tagger = ssl.Tagger.from_run("runs/quick")
+    tagger.predict([["EU", "rejects", "German", "call"]])   # [{'chunk': [...], 'ner': [...], 'pos': [...]}]
+    ssl.evaluate("runs/quick", "test")                       # {'ner': {'f1': ..., 'score': ...}, ...}
+
+Everything here is what the CLI does (``ssl train``, ``ssl evaluate``, ``ssl predict`` call these
+functions), returned as data instead of printed; errors the user can fix raise
+``sparse_sharing.errors.UserError`` subclasses with the CLI's messages.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from sparse_sharing.components.data.batching import index_sentences
+from sparse_sharing.components.data.sentence import Sentence
+from sparse_sharing.components.data.tag_schemes import convert_tags
+from sparse_sharing.config.loading import load_experiment
+from sparse_sharing.config.schema import trained_tasks
+from sparse_sharing.devices import resolve_device
+from sparse_sharing.errors import UserError
+from sparse_sharing.registry import DATASET_READERS, did_you_mean, import_plugins
+from sparse_sharing.training.evaluation import predict_tags, score
+from sparse_sharing.training.experiment import load_best_model, load_trained
+from sparse_sharing.training.pipeline import train as train_in
+from sparse_sharing.training.run_dir import prepare_run_dir
+from sparse_sharing.training.trainer import comparable_tags, seed_everything
+
+Tokens = Sequence[str]
+
+
+class Tagger:
+    """A trained run, ready to tag: each task's dev-best weights, the run's vocabulary, tag schemes
+    and (for masked strategies) masks, on one device.
+
+    Tags come in the scheme of the task's data files (e.g. IOB1 for CoNLL-2003), as ``ssl
+    predict`` writes them; ``evaluate`` scores in the scheme the task trained in, as the run did.
+    """
+
+    def __init__(self, run_dir: Path, config: Any, vocab: Any, models: dict[str, Any], readers: dict[str, Any],
+                 device: torch.device) -> None:
+        self.run_dir = run_dir
+        self.config = config
+        self.vocab = vocab
+        self.models = models
+        self.readers = readers
+        self.device = device
+
+    @classmethod
+    def from_run(cls, run_dir: str | Path, device: str | None = None, tasks: Sequence[str] | None = None,
+                 include_packages: Sequence[str] = ()) -> "Tagger":
+        """Load ``run_dir`` (finished, or still training: the dev-best checkpoints so far) for ``tasks``
+        (default: every task it trained). ``device`` overrides the run's (``auto``, ``cpu``, ``cuda:N``);
+        ``include_packages`` are imported first, for runs that name plugin components."""
+        import_plugins(tuple(include_packages))
+        config, paths, vocab = load_trained(Path(run_dir))
+        target = resolve_device(device or config.device)
+        readers = {t: DATASET_READERS.build(config.tasks[t].dataset_reader) for t in trained_tasks(config)}
+        schemes = {t: r.tag_scheme for t, r in readers.items()}
+        models = {task: load_best_model(config, paths, vocab, task, schemes).to(target)
+                  for task in known_tasks(config, tasks)}
+        return cls(Path(run_dir), config, vocab, models, readers, target)
+
+    @property
+    def tasks(self) -> list[str]:
+        """The tasks this tagger predicts, in the order ``predict`` returns them."""
+        return list(self.models)
+
+    def predict(self, sentences: Sequence[Tokens] | Tokens, tasks: Sequence[str] | None = None,
+                batch_size: int | None = None) -> list[dict[str, list[str]]]:
+        """One ``{task: [tag per token]}`` per sentence. ``sentences`` is a list of token lists, or one
+        token list (one sentence); ``tasks`` a subset of ``self.tasks``; ``batch_size`` defaults to
+        the run's ``trainer.eval_batch_size``."""
+        if isinstance(sentences, str):
+            raise UserError("predict takes tokens, not a string: a list of words (e.g. text.split()), or a list "
+                            "of such lists")
+        batch = [list(sentences)] if sentences and all(isinstance(t, str) for t in sentences) else \
+            [list(s) for s in sentences]
+        for number, tokens in enumerate(batch, 1):
+            if not tokens or not all(isinstance(t, str) and t for t in tokens):
+                raise UserError(f"sentence {number} must be a non-empty list of non-empty strings (tokens)")
+        selected = known_tasks(self.config, tasks, available=self.tasks)
+        instances = index_sentences([Sentence(tuple(t), None, f"sentence {i}") for i, t in enumerate(batch, 1)],
+                                    self.vocab, None)
+        size = batch_size or self.config.trainer.eval_batch_size
+        tagged: list[dict[str, list[str]]] = [{} for _ in batch]
+        for task in selected:
+            reader = self.readers[task]
+            for row, tags in zip(tagged, predict_tags(self.models[task], instances, task, self.vocab, size,
+                                                      self.device)):
+                row[task] = convert_tags(tags, reader.tag_scheme, reader.file_scheme)
+        return tagged
+
+    def evaluate(self, data: str | Path, tasks: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+        """Each task's figures (the metric's ``score`` and its parts, in percent) on ``data``: a file with
+        the run's columns, or for runs on the bundled corpus a split name (train, dev, test)."""
+        results = {}
+        for task in known_tasks(self.config, tasks, available=self.tasks):
+            reader = self.readers[task]
+            sentences = reader.read(str(data))
+            unknown = sorted({t for s in sentences for t in s.tags if not self.vocab.has_label(task, t)})
+            if unknown:
+                raise UserError(f"{data}: labels the run never saw for task '{task}': {', '.join(unknown[:10])}")
+            predicted = predict_tags(self.models[task], index_sentences(sentences, self.vocab, task), task,
+                                     self.vocab, self.config.trainer.eval_batch_size, self.device)
+            results[task] = score(self.config.tasks[task].metric, comparable_tags(predicted, reader.tag_scheme),
+                                  comparable_tags([s.tags for s in sentences], reader.tag_scheme))
+        return results
+
+
+def known_tasks(config: Any, requested: Sequence[str] | None, available: Sequence[str] | None = None) -> list[str]:
+    """``requested`` checked against the run's tasks (or ``available``); all of them when None or empty."""
+    available = list(available if available is not None else trained_tasks(config))
+    for task in requested or ():
+        if task not in available:
+            raise UserError(f"no task '{task}' in this run. Tasks: {', '.join(available)}."
+                            f"{did_you_mean(task, available)}")
+    return list(requested) if requested else available
+
+
+def train(config_path: str | Path, run_dir: str | Path, *, overrides: Sequence[str] = (),
+          ext_vars: Sequence[str] = (), jpaths: Sequence[Path] = (), device: str | None = None,
+          jobs: int | None = None, resume: bool = False, force: bool = False,
+          include_packages: Sequence[str] = ()) -> dict[str, Any]:
+    """``ssl train CONFIG -s RUN_DIR`` in this process; returns the run's metrics.json as a dict.
+
+    ``overrides`` are ``-o`` strings (``"trainer.num_epochs=3"``), ``ext_vars`` ``NAME=VALUE`` strings.
+    Like the CLI it sets torch's thread count and seeds every generator from the config, so a run
+    made here equals one made with ``ssl train``.
+    """
+    import_plugins(tuple(include_packages))
+    raw, config = load_experiment(config_path, ext_vars, overrides, jpaths, device, jobs)
+    paths = prepare_run_dir(Path(run_dir), resume=resume, force=force)
+    torch.set_num_threads(config.num_threads)
+    seed_everything(config.seed)
+    return train_in(raw, config, paths, resume=resume, include_packages=include_packages)
+
+
+def evaluate(run_dir: str | Path, data: str | Path, tasks: Sequence[str] | None = None, device: str | None = None,
+             include_packages: Sequence[str] = ()) -> dict[str, dict[str, float]]:
+    """``ssl evaluate RUN_DIR DATA``: each task's figures on ``data`` with its dev-best weights."""
+    return Tagger.from_run(run_dir, device=device, tasks=tasks, include_packages=include_packages).evaluate(data)

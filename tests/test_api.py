@@ -1,0 +1,74 @@
+"""The Python API gives what the CLI gives: a run trained with ``sparse_sharing.train`` tags and
+scores through ``Tagger`` exactly as ``ssl predict`` and ``ssl evaluate`` do on the same run."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sparse_sharing
+from conftest import read_sentences, run_ssl, write_sentences, write_tiny_config, write_tiny_corpus
+from sparse_sharing.errors import UserError
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Path]]:
+    workdir = tmp_path_factory.mktemp("api")
+    corpus = write_tiny_corpus(workdir / "data")
+    config = write_tiny_config(workdir / "tiny.jsonnet", corpus)
+    metrics = sparse_sharing.train(config, workdir / "run", overrides=["trainer.num_epochs=1"])
+    assert metrics["finished"] and metrics["epochs_completed"] == 1
+    return workdir / "run", corpus
+
+
+def test_train_equals_ssl_train(trained: tuple[Path, dict[str, Path]], tmp_path: Path) -> None:
+    run_dir, corpus = trained
+    config = write_tiny_config(tmp_path / "tiny.jsonnet", corpus)
+    assert run_ssl("train", config, "-s", tmp_path / "cli", "-o", "trainer.num_epochs=1").returncode == 0
+    ours, theirs = (json.loads((d / "metrics.json").read_text()) for d in (run_dir, tmp_path / "cli"))
+    assert ours["tasks"] == theirs["tasks"] and ours["history"] == theirs["history"]
+
+
+def test_predict_equals_ssl_predict(trained: tuple[Path, dict[str, Path]], tmp_path: Path) -> None:
+    run_dir, corpus = trained
+    sentences = [[line.split()[0] for line in s] for s in read_sentences(corpus["test"])]
+    tokens = write_sentences(tmp_path / "tokens.txt", sentences, docstart=False)
+    result = run_ssl("predict", run_dir, tokens)
+    assert result.returncode == 0, result.stderr
+    cli = [line.split() for line in result.stdout.splitlines() if line]
+    tagger = sparse_sharing.Tagger.from_run(run_dir)
+    tagged = tagger.predict(sentences, batch_size=3)
+    api = [[word, *(row[task][j] for task in tagger.tasks)] for s, row in zip(sentences, tagged)
+           for j, word in enumerate(s)]
+    assert api == cli and len(api) == sum(len(s) for s in sentences)
+    # one sentence as a plain token list, and a subset of tasks
+    assert tagger.predict(sentences[0], tasks=["ner"]) == [{"ner": tagged[0]["ner"]}]
+
+
+def test_evaluate_equals_ssl_evaluate(trained: tuple[Path, dict[str, Path]], tmp_path: Path) -> None:
+    run_dir, corpus = trained
+    result = run_ssl("evaluate", run_dir, corpus["test"], "--output", tmp_path / "scores.json")
+    assert result.returncode == 0, result.stderr
+    assert sparse_sharing.evaluate(run_dir, corpus["test"]) == json.loads((tmp_path / "scores.json").read_text())
+
+
+def test_bad_calls_are_user_errors(trained: tuple[Path, dict[str, Path]]) -> None:
+    tagger = sparse_sharing.Tagger.from_run(trained[0])
+    with pytest.raises(UserError, match="tokens, not a string"):
+        tagger.predict("EU rejects German call")
+    with pytest.raises(UserError, match="non-empty list"):
+        tagger.predict([["EU"], []])
+    with pytest.raises(UserError, match="no task 'nre'.*Did you mean 'ner'"):
+        tagger.predict([["EU"]], tasks=["nre"])
+    with pytest.raises(UserError, match="no task 'nre'"):
+        sparse_sharing.Tagger.from_run(trained[0], tasks=["nre"])
+    assert tagger.predict([]) == []
+
+
+def test_importing_the_package_stays_light() -> None:
+    code = "import sys, sparse_sharing; assert 'torch' not in sys.modules; print(sorted(sparse_sharing.__all__))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
