@@ -11,6 +11,7 @@ from sparse_sharing.cli.corpus import corpus_command
 from sparse_sharing.cli.evaluate import evaluate_command, predict_command
 from sparse_sharing.cli.inspect import components_command, schema_command, validate_command
 from sparse_sharing.cli.masks import masks_command
+from sparse_sharing.cli.serve import serve_command
 from sparse_sharing.cli.sweep import sweep_command
 from sparse_sharing.cli.train import train_command
 
@@ -23,7 +24,7 @@ def cli(debug: bool) -> None:
 
 
 for command in (train_command, validate_command, evaluate_command, predict_command, components_command,
-                schema_command, masks_command, compare_command, sweep_command, corpus_command):
+                schema_command, masks_command, compare_command, sweep_command, corpus_command, serve_command):
     cli.add_command(command)
 
 

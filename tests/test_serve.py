@@ -1,0 +1,134 @@
+"""`ssl serve` on localhost: the tags of `Tagger.predict`, a 4xx with a message for every bad
+request (and the server still up), and a bounded load test from concurrent clients."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+pytest.importorskip("starlette")
+pytest.importorskip("uvicorn")
+
+import sparse_sharing  # noqa: E402
+from conftest import read_sentences, write_tiny_config, write_tiny_corpus  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, list[list[str]]]]:
+    workdir = tmp_path_factory.mktemp("serve")
+    corpus = write_tiny_corpus(workdir / "data")
+    config = write_tiny_config(workdir / "tiny.jsonnet", corpus, num_epochs=1)
+    sparse_sharing.train(config, workdir / "run")
+    sentences = [[line.split()[0] for line in s] for s in read_sentences(corpus["test"])]
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "sparse_sharing", "serve", str(workdir / "run"),
+                                "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/health", timeout=2).read()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"ssl serve did not start: {process.communicate()[1].decode()}")
+                time.sleep(0.2)
+        yield url, workdir / "run", sentences
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def call(url: str, path: str, body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(url + path, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            payload = response.read()
+            status = response.status
+    except urllib.error.HTTPError as error:
+        payload, status = error.read(), error.code
+    try:
+        return status, json.loads(payload)
+    except ValueError:
+        return status, payload.decode()
+
+
+def test_health_page_and_tags(server: tuple[str, Path, list[list[str]]]) -> None:
+    url, run_dir, sentences = server
+    status, health = call(url, "/health")
+    assert status == 200 and health["status"] == "ok" and health["tasks"] == ["chunk", "ner", "pos"]
+    status, page = call(url, "/")
+    assert status == 200 and "sparse-sharing tagger" in page and "fetch(\"predict\"" in page
+    expected = sparse_sharing.Tagger.from_run(run_dir).predict(sentences)
+    status, answer = call(url, "/predict", {"sentences": sentences})
+    assert status == 200 and answer == {"tasks": ["chunk", "ner", "pos"], "tags": expected}
+    status, answer = call(url, "/predict", {"sentences": sentences[:2], "tasks": ["ner"]})
+    assert status == 200 and answer["tags"] == [{"ner": row["ner"]} for row in expected[:2]]
+
+
+@pytest.mark.parametrize(("body", "status", "words"), [
+    (b"not json", 400, "not JSON"),
+    ([["EU"]], 422, "expected"),
+    ({"sentences": "EU rejects"}, 422, "expected"),
+    ({"sentences": [["EU"], []]}, 422, "sentence 2"),
+    ({"sentences": [["EU", 3]]}, 422, "sentence 1"),
+    ({"sentences": [["EU", " "]]}, 422, "sentence 1"),
+    ({"sentences": [["EU"]], "tasks": ["nre"]}, 422, "unknown task(s) nre"),
+    ({"sentences": [["EU"]], "tasks": "ner"}, 422, "list of task names"),
+    ({"sentences": [["EU"]], "task": ["ner"]}, 422, "unknown field(s) task"),
+    ({"sentences": [["EU"]] * 257}, 413, "at most 256"),
+    ({"sentences": [["EU"] * 513]}, 413, "at most 512"),
+    (b"[" + b" " * 1_000_001 + b"]", 413, "over 1,000,000 bytes"),
+])
+def test_bad_requests_get_a_4xx_and_the_server_stays_up(server: tuple[str, Path, list[list[str]]], body: Any,
+                                                       status: int, words: str) -> None:
+    url = server[0]
+    got, answer = call(url, "/predict", raw=body if isinstance(body, bytes) else None,
+                       body=None if isinstance(body, bytes) else body)
+    assert got == status and words in answer["error"], answer
+    assert call(url, "/health")[0] == 200
+
+
+def test_predict_is_post_only(server: tuple[str, Path, list[list[str]]]) -> None:
+    assert call(server[0], "/predict")[0] == 405
+
+
+def test_concurrent_clients(server: tuple[str, Path, list[list[str]]]) -> None:
+    """500 requests from 8 clients, each a random slice of the test sentences: every answer correct."""
+    url, run_dir, sentences = server
+    expected = sparse_sharing.Tagger.from_run(run_dir).predict(sentences)
+    generator = random.Random(0)
+    slices = [sorted(generator.sample(range(len(sentences)), generator.randint(1, 4))) for _ in range(500)]
+
+    def one(indices: list[int]) -> tuple[float, bool]:
+        started = time.monotonic()
+        status, answer = call(url, "/predict", {"sentences": [sentences[i] for i in indices]})
+        return time.monotonic() - started, status == 200 and answer["tags"] == [expected[i] for i in indices]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, slices))
+    assert all(ok for _, ok in results)
+    latencies = sorted(seconds for seconds, _ in results)
+    print(f"\nssl serve, 500 requests from 8 clients: latency p50 {1000 * statistics.median(latencies):.1f} ms, "
+          f"p95 {1000 * latencies[474]:.1f} ms, p99 {1000 * latencies[494]:.1f} ms")
