@@ -14,6 +14,7 @@ from sparse_sharing.devices import resolve_device
 from sparse_sharing.errors import UserError
 from sparse_sharing.files import atomic_write
 from sparse_sharing.registry import DATASET_READERS, did_you_mean
+from sparse_sharing.registry.contracts import ClosedLabelReader
 from sparse_sharing.training.evaluation import predict_tags, score
 from sparse_sharing.training.experiment import load_best_model, load_trained
 from sparse_sharing.training.trainer import comparable_tags
@@ -51,6 +52,8 @@ def evaluate_command(run_dir: Path, data_file: str, tasks: tuple[str, ...], outp
     results = {}
     for task in _tasks(config, tasks):
         sentences = readers[task].read(data_file)
+        if isinstance(readers[task], ClosedLabelReader):  # the labels the run trained with
+            sentences = readers[task].close_labels(sentences, vocab.labels[task])
         model = load_best_model(config, paths, vocab, task, schemes).to(target)
         unknown = sorted({t for s in sentences for t in s.tags if not vocab.has_label(task, t)})
         if unknown:
