@@ -14,7 +14,7 @@ hard + {
   model+: {
     encoder+: { hidden_size: 100, num_layers: 3 },
     sharing: {
-      type: 'sluice', subspaces: 2, alpha_init: 'imbalanced', init_self: 0.9, beta_init: 'imbalanced',
+      type: 'sluice', subspaces: 2, alpha_init: 'imbalanced', beta_init: 'imbalanced',  // imbalanced α: init_self 0.9
       orthogonality_weight: 0.001, share_embedders: true,
     },
   },
