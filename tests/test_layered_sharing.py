@@ -209,7 +209,8 @@ def test_sluice_penalty_is_on_every_task_and_layer_input_weights() -> None:
     grads = {name: p.grad for name, p in sluice.named_parameters()}
     assert grads["trunks.ner.encoder.layers.1.weight_ih_l0_reverse"].abs().sum() > 0
     assert grads["trunks.ner.encoder.layers.1.weight_hh_l0"] is None
-    assert strategy("sluice", TASKS, hidden_size=4, orthogonality_weight=0.0).forward_with_penalty(batch(4), "pos")[1] is None
+    unweighted = strategy("sluice", TASKS, hidden_size=4, orthogonality_weight=0.0)
+    assert unweighted.forward_with_penalty(batch(4), "pos")[1] is None
 
 
 def test_sluice_subspaces_are_slices_of_each_direction() -> None:
@@ -254,7 +255,8 @@ def test_sluice_subspaces_must_divide_each_direction() -> None:
         strategy("sluice", TASKS, subspaces=2)
 
 
-@pytest.mark.parametrize("layer", [torch.nn.Linear(4, 4), torch.nn.LSTM(4, 4), torch.nn.LSTM(4, 4, 2, bidirectional=True)])
+@pytest.mark.parametrize("layer", [torch.nn.Linear(4, 4), torch.nn.LSTM(4, 4),
+                                   torch.nn.LSTM(4, 4, 2, bidirectional=True)])
 def test_sluice_needs_one_layer_bidirectional_rnns(layer: torch.nn.Module) -> None:
     with pytest.raises(ConfigError, match="must be one-layer bidirectional torch RNNs"):
         check_subspace_layers([layer], 2)

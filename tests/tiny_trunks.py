@@ -30,7 +30,8 @@ def trunk_factory(seed: int = 0, distinct: bool = False, hidden_size: int = 3) -
         embedders = [TOKEN_EMBEDDERS.build(config(TOKEN_EMBEDDERS, "word", dim=4), vocab=VOCAB),
                      TOKEN_EMBEDDERS.build(config(TOKEN_EMBEDDERS, "char_cnn", char_dim=3, num_filters=4, dropout=0.0),
                                            vocab=VOCAB)]
-        encoder = ENCODERS.build(config(ENCODERS, "bilstm", hidden_size=hidden_size, num_layers=2, dropout=0.0), input_dim=8)
+        encoder = ENCODERS.build(config(ENCODERS, "bilstm", hidden_size=hidden_size, num_layers=2, dropout=0.0),
+                                 input_dim=8)
         return Trunk(embedders, 0.0, encoder)
 
     return build
