@@ -26,6 +26,7 @@ from sparse_sharing.config.schema import trained_tasks
 from sparse_sharing.devices import resolve_device
 from sparse_sharing.errors import UserError
 from sparse_sharing.registry import DATASET_READERS, did_you_mean, import_plugins
+from sparse_sharing.registry.contracts import ClosedLabelReader
 from sparse_sharing.training.evaluation import predict_tags, score
 from sparse_sharing.training.experiment import load_best_model, load_trained
 from sparse_sharing.training.pipeline import train as train_in
@@ -104,6 +105,8 @@ class Tagger:
         for task in known_tasks(self.config, tasks, available=self.tasks):
             reader = self.readers[task]
             sentences = reader.read(str(data))
+            if isinstance(reader, ClosedLabelReader):  # labels beyond the run's map to its last one
+                sentences = reader.close_labels(sentences, self.vocab.labels[task])
             unknown = sorted({t for s in sentences for t in s.tags if not self.vocab.has_label(task, t)})
             if unknown:
                 raise UserError(f"{data}: labels the run never saw for task '{task}': {', '.join(unknown[:10])}")

@@ -278,3 +278,36 @@ def test_rewind_restores_the_rewind_point_exactly_and_sets_the_masks() -> None:
     for task in TASKS:
         for name, mask in model.sharing.mask_set()[task].items():
             assert torch.equal(mask, masks[task][name])
+
+
+def test_shared_optimizer_is_the_authors_one_sgd_with_momentum_over_all_tasks() -> None:
+    """``optimizers: shared`` trains as the authors' train_mtl.py: one SGD with momentum for every task,
+    stepped on the task's gradient zeroed outside its mask (their mask_grad), nothing put back; so the
+    momentum of one task's steps moves the other task's pruned weights (the leak, on purpose)."""
+    sharing = strategy("sparse", optimizers="shared")
+    masks = random_masks(sharing)
+    sharing.set_masks(masks)
+    authors = copy.deepcopy(sharing)
+
+    def build(params: list) -> torch.optim.Optimizer:
+        return torch.optim.SGD(params, lr=0.1, momentum=0.9)
+
+    optimizers = sharing.build_optimizers(build, list(sharing.parameters()), TASKS)
+    assert optimizers["ner"] is optimizers["pos"]
+    reference = build(list(authors.parameters()))
+    leaked = []
+    for step in range(6):
+        task = TASKS[step % 2]
+        before = {n: w.detach().clone() for n, w in sharing.prunable_weights(task).items()}
+        train_step(sharing, optimizers, task, step)
+        authors.zero_grad(set_to_none=True)
+        loss(authors, task, step).backward()
+        torch.nn.utils.clip_grad_norm_([p for p in authors.parameters() if p.grad is not None], 5.0)
+        for name, weight in authors.prunable_weights(task).items():
+            weight.grad.masked_fill_(~masks[task][name], 0.0)
+        reference.step()
+        for name, parameter in authors.named_parameters():
+            assert torch.equal(parameter, sharing.get_parameter(name)), (step, name)
+        leaked += [n for n, w in sharing.prunable_weights(task).items()
+                   if not torch.equal(w.detach()[~masks[task][n]], before[n][~masks[task][n]])]
+    assert leaked

@@ -19,9 +19,10 @@ def config(registry, type_: str, **options):
     return registry.get(type_).config(type=type_, **options)
 
 
-def trunk_factory(seed: int = 0, distinct: bool = False) -> Callable[[], Trunk]:
+def trunk_factory(seed: int = 0, distinct: bool = False, hidden_size: int = 3) -> Callable[[], Trunk]:
     """Seeded trunks: the same initial weights on every call, or with ``distinct`` the n-th call's
-    weights from seed + n, so the tasks of one strategy differ but two strategies still match."""
+    weights from seed + n, so the tasks of one strategy differ but two strategies still match;
+    ``hidden_size`` units per direction in each of the two BiLSTM layers."""
     seeds = itertools.count(seed) if distinct else itertools.repeat(seed)
 
     def build() -> Trunk:
@@ -29,15 +30,17 @@ def trunk_factory(seed: int = 0, distinct: bool = False) -> Callable[[], Trunk]:
         embedders = [TOKEN_EMBEDDERS.build(config(TOKEN_EMBEDDERS, "word", dim=4), vocab=VOCAB),
                      TOKEN_EMBEDDERS.build(config(TOKEN_EMBEDDERS, "char_cnn", char_dim=3, num_filters=4, dropout=0.0),
                                            vocab=VOCAB)]
-        encoder = ENCODERS.build(config(ENCODERS, "bilstm", hidden_size=3, num_layers=2, dropout=0.0), input_dim=8)
+        encoder = ENCODERS.build(config(ENCODERS, "bilstm", hidden_size=hidden_size, num_layers=2, dropout=0.0),
+                                 input_dim=8)
         return Trunk(embedders, 0.0, encoder)
 
     return build
 
 
-def strategy(type_: str, tasks: Sequence[str], distinct: bool = False, **options) -> SharingStrategy:
-    return SHARING.build(config(SHARING, type_, **options), trunk_factory=trunk_factory(distinct=distinct),
-                         tasks=list(tasks))
+def strategy(type_: str, tasks: Sequence[str], distinct: bool = False, hidden_size: int = 3,
+             **options) -> SharingStrategy:
+    return SHARING.build(config(SHARING, type_, **options),
+                         trunk_factory=trunk_factory(distinct=distinct, hidden_size=hidden_size), tasks=list(tasks))
 
 
 def batch(seed: int) -> Batch:

@@ -13,7 +13,7 @@ described in words; see docs/plugins.md.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Callable, Collection, Mapping, Protocol, Sequence, runtime_checkable
 
 import torch
 
@@ -30,6 +30,16 @@ class DatasetReader(Protocol):
 
     def read_words(self, path: str) -> list[Any]:
         """Sentences of a file of tokens to tag (``ssl predict``), without tags."""
+
+
+@runtime_checkable
+class ClosedLabelReader(DatasetReader, Protocol):
+    """A reader whose label set the training split closes (``position``: positions up to the
+    longest training sentence). Optional: where a reader has it, its dev and test sentences, and
+    any file ``ssl evaluate`` scores, pass through it with the labels training saw."""
+
+    def close_labels(self, sentences: Sequence[Any], training_labels: Collection[str]) -> list[Any]:
+        """The sentences with each label outside ``training_labels`` replaced by one inside."""
 
 
 @runtime_checkable

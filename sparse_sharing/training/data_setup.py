@@ -12,6 +12,7 @@ from sparse_sharing.components.data.sentence import Sentence
 from sparse_sharing.components.data.vocabulary import Vocabulary
 from sparse_sharing.components.embedders.pretrained import load_vectors
 from sparse_sharing.registry import DATASET_READERS
+from sparse_sharing.registry.contracts import ClosedLabelReader
 
 logger = logging.getLogger(__name__)
 
@@ -39,13 +40,19 @@ def read_tasks(config: Any, tasks: list[str]) -> dict[str, TaskData]:
 def _read_task(task: str, task_config: Any) -> TaskData:
     """A task with ``dev_from_train`` gets its dev set cut out of its training file here, the one
     place every command reads data through (training, mask-search workers, resume, validate), so
-    all of them select on the same held-out sentences and never train on them."""
+    all of them select on the same held-out sentences and never train on them. A reader whose
+    labels the training split closes (``ClosedLabelReader``) maps dev and test into them here,
+    after that cut, so the held-out part is mapped as any dev set."""
     reader = DATASET_READERS.build(task_config.dataset_reader)
     read = {split: reader.read(path) for split in SPLITS
             if (path := getattr(task_config, f"{split}_path")) is not None}
     if task_config.dev_from_train is not None:
         read["train"], read["dev"] = split_off_dev(read["train"], task_config.dev_from_train,
                                                    f"tasks.{task}.dev_from_train")
+    if isinstance(reader, ClosedLabelReader):  # e.g. positions beyond the longest training sentence
+        training_labels = {tag for sentence in read["train"] for tag in sentence.tags}
+        read.update({split: reader.close_labels(read[split], training_labels) for split in ("dev", "test")
+                     if split in read})
     sentences = {split: read[split] for split in SPLITS if split in read}
     logger.info("task %s: %s sentences%s", task, ", ".join(f"{s} {len(v)}" for s, v in sentences.items()),
                 "" if task_config.dev_from_train is None else f" (dev held out of {task_config.train_path})")

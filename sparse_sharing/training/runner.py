@@ -43,6 +43,7 @@ from sparse_sharing.paths import RunPaths
 from sparse_sharing.processes import when_parent_ends
 from sparse_sharing.registry import CALLBACKS, MASKS, import_plugins
 from sparse_sharing.training.data_setup import TaskData
+from sparse_sharing.training.dev_best import DevBestWeights
 from sparse_sharing.training.experiment import Experiment, uses_masks
 from sparse_sharing.training.model import MultiTaskTagger, build_model
 from sparse_sharing.training.trainer import Trainer, seed_everything
@@ -238,13 +239,12 @@ class SearchContext:
         masks = MaskSet({t: (mask if t == task else all_kept(shapes)) for t in experiment.tasks})
         load_weights(model, self.rewind_state, self.rewind_path or self.paths.init_weights,
                      lambda state: rewind(model, state, masks))
+        best = DevBestWeights(task)
         trainer = Trainer(experiment.config, model, {task: without_test(experiment.data[task])}, experiment.vocab,
-                          self.paths.task_search(task), [*progress_callbacks(experiment.config), *callbacks], [task],
-                          max_steps=steps, stage=stage or f"mask search {task}", log_evaluations=False)
+                          self.paths.task_search(task), [*progress_callbacks(experiment.config), *callbacks, best],
+                          [task], max_steps=steps, stage=stage or f"mask search {task}", log_evaluations=False)
         trainer.train()
-        dev = trainer.history[-1]["tasks"][task]["dev"]["score"]
-        weights = {n: w.detach().clone() for n, w in model.sharing.prunable_weights(task).items()}
-        return TrainedMask(dev, trainer.step, weights)
+        return TrainedMask(trainer.best[task]["dev"], trainer.step, best.weights)
 
 
 @dataclass(frozen=True)

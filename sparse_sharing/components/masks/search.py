@@ -2,7 +2,9 @@
 
 Round k of a task: the runner rewinds every weight to the rewind point (θw after the
 multi-task warm-up, or θ0), trains the task alone on M_k ⊙ θ for the round's budget with the
-same loop as every run, scores dev; the pruner then turns the trained weights into M_{k+1}.
+same loop as every run, scores dev; the pruner then turns the weights of the round's dev-best
+evaluation into M_{k+1}, and the round records that dev score (the authors reload a round's
+best-dev epoch before pruning; a round with one evaluation ends at it).
 Round 0 is the dense network. Each round is a stage with its own files
 (``mask_search/<task>/round_<k>.{pt,json}``, named in ``sparse_sharing.paths``) and draws its
 own random numbers, so a round redone on --resume, or run in a worker process, trains exactly

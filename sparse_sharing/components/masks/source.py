@@ -21,7 +21,8 @@ Mask = dict[str, torch.Tensor]  # trunk-relative name → bool tensor, True = ke
 
 @dataclass(frozen=True)
 class TrainedMask:
-    """What training a task under a mask gave: its dev score and the trained prunable weights."""
+    """What training a task under a mask gave: the dev score and the prunable weights of its dev-best
+    evaluation (the last one when it had one), as the authors reload a round's best-dev epoch."""
 
     dev_score: float
     steps: int
@@ -44,8 +45,9 @@ class MaskContext(Protocol):
               stage: str | None = None) -> TrainedMask:
         """Rewind to the rewind point (θw, or θ0 without a warm-up), train ``task`` alone under ``mask``
         for ``steps`` steps (random numbers seeded by ``seed``; extra loop ``callbacks`` may be given),
-        score dev (never test). Metrics go to ``paths.task_search(task)``; ``stage`` labels the progress bar
-        (default ``mask search <task>``); each evaluation is logged at debug level only."""
+        score dev (never test) and give back the dev-best evaluation's score and weights. Metrics go to
+        ``paths.task_search(task)``; ``stage`` labels the progress bar (default ``mask search <task>``);
+        each evaluation is logged at debug level only."""
 
 
 class MaskSource(ABC):

@@ -1,9 +1,11 @@
 """Soft sharing with cross-stitch units (Misra et al. 2016).
 
-One trunk per task; after each encoder layer a learnable T×T matrix α mixes the tasks' hidden
+An encoder per task, the token embedders shared (``share_embedders``, see ``layer_mixing``);
+after each encoder layer a learnable T×T matrix α mixes the tasks' hidden
 states, h̃_t = Σ_u α[t, u] h_u, and the mixed states feed the next layer (after the last layer,
 the heads). α starts near the identity (``init_self``); with ``init_self: 1`` and
-``trainable: false`` the tasks share nothing and the strategy equals ``single``.
+``trainable: false`` and ``share_embedders: false`` the tasks share nothing and the strategy
+equals ``single``.
 """
 from __future__ import annotations
 
@@ -14,12 +16,12 @@ from pydantic import Field
 from torch import nn
 
 from sparse_sharing.components.data.batching import Batch
-from sparse_sharing.components.sharing.layer_mixing import LayerMixingSharing, near_identity
+from sparse_sharing.components.sharing.layer_mixing import LayerMixingConfig, LayerMixingSharing, near_identity
 from sparse_sharing.components.sharing.trunk import TrunkFactory
-from sparse_sharing.registry import SHARING, ComponentConfig
+from sparse_sharing.registry import SHARING
 
 
-class CrossStitchConfig(ComponentConfig):
+class CrossStitchConfig(LayerMixingConfig):
     type: Literal["cross_stitch"]
     init_self: float = Field(0.9, ge=0.0, le=1.0,
                              description="Initial weight of a task's own hidden state in each unit; the rest "
@@ -30,7 +32,7 @@ class CrossStitchConfig(ComponentConfig):
 @SHARING.register("cross_stitch", config=CrossStitchConfig)
 class CrossStitchSharing(LayerMixingSharing):
     def __init__(self, config: CrossStitchConfig, trunk_factory: TrunkFactory, tasks: list[str]) -> None:
-        super().__init__("cross_stitch", trunk_factory, tasks)
+        super().__init__("cross_stitch", trunk_factory, tasks, config.share_embedders)
         self.units = nn.ParameterList(
             nn.Parameter(near_identity(len(self.tasks), config.init_self), requires_grad=config.trainable)
             for _ in range(self.num_layers))
@@ -49,5 +51,5 @@ class CrossStitchSharing(LayerMixingSharing):
                 for source, weight in zip(self.tasks, row)}
 
     def paper_parameters(self) -> list[nn.Parameter]:
-        """The per-task BiLSTMs and convs, as ``single``, plus the units."""
+        """The per-task BiLSTMs, the char conv (once when shared), plus the units."""
         return [*super().paper_parameters(), *self.units]

@@ -32,6 +32,12 @@ Unmasked parameters (embeddings, biases) are shared densely, as in hard sharing.
 (1) is that with momentum or Adam, all-ones masks give per-task optimizer state where ``hard``
 shares one: the same updates as ``hard`` for one task or for stateless SGD, not otherwise.
 
+``sparse`` with ``optimizers: shared`` gives up the no-leak guarantee on purpose, to train as
+the authors' ``train_mtl.py`` does: one optimizer for all tasks (their SGD with momentum),
+stepped on the task's gradient, zero outside M_t (their ``mask_grad``; here autograd's), with
+nothing put back, so the shared momentum (or weight decay) moves weights outside M_t. It exists to
+measure whether the leak-free optimisation changes the scores.
+
 Masks are buffers (``masks.<task>.<name with . as __>``), so checkpoints carry them; the trunk's
 parameter names are those of ``hard`` (``trunk.…``) and ``single`` (``trunks.<task>.…``), so
 their state dicts load with ``strict=False`` (a hard-sharing warm-up to rewind to, say). Loading
@@ -216,6 +222,10 @@ class MaskedSharing(SharingStrategy):
 
 class SparseSharingConfig(MaskedSharingConfig):
     type: Literal["sparse"]
+    optimizers: Literal["per_task", "shared"] = Field(
+        "per_task", description="per_task: each task its own optimizer state, and a step of task t leaves every "
+        "weight outside M_t unchanged. shared: one optimizer for all tasks, as the authors' train_mtl.py; its "
+        "momentum (or weight decay) then moves weights outside M_t: it breaks the no-leak guarantee on purpose.")
 
 
 @SHARING.register("sparse", config=SparseSharingConfig)
@@ -223,7 +233,26 @@ class SparseSharing(MaskedSharing):
     def __init__(self, config: SparseSharingConfig, trunk_factory: TrunkFactory, tasks: list[str]) -> None:
         super().__init__(config, tasks)
         self.trunk = trunk_factory()
+        self.shared_optimizer = config.optimizers == "shared"
         self._init_masks()
+
+    def build_optimizers(
+        self, build: Callable[[list[nn.Parameter]], torch.optim.Optimizer], params: list[nn.Parameter],
+        tasks: Sequence[str],
+    ) -> dict[str, torch.optim.Optimizer]:
+        """One optimizer per task; with ``optimizers: shared`` one for all, as the authors' code."""
+        if self.shared_optimizer:
+            return SharingStrategy.build_optimizers(self, build, params, tasks)
+        return super().build_optimizers(build, params, tasks)
+
+    def step(self, task: str, optimizer: torch.optim.Optimizer) -> None:
+        """With ``optimizers: shared``, the authors' step: the shared optimizer's plain step, whose momentum
+        may move weights outside M_t (the gradient there is already zero, as their ``mask_grad`` makes it:
+        the forward reads only W ⊙ M_t); else the leak-free step."""
+        if self.shared_optimizer:
+            optimizer.step()
+        else:
+            super().step(task, optimizer)
 
     def trunk_of(self, task: str) -> Trunk:
         return self.trunk
