@@ -5,14 +5,14 @@ from pathlib import Path
 
 import click
 
-from sparse_sharing.cli.common import user_errors_exit_2
+from sparse_sharing.cli.common import error_boundary
 from sparse_sharing.components.data.embedded import write_conll
 from sparse_sharing.errors import UserError
 
 
 @click.command("corpus")
 @click.argument("out_dir", type=click.Path(path_type=Path, file_okay=False))
-@user_errors_exit_2
+@error_boundary
 def corpus_command(out_dir: Path) -> None:
     """Write the bundled corpus to OUT_DIR as train.txt, dev.txt and test.txt.
 
