@@ -30,6 +30,7 @@ from conftest import _ENV, run_ssl, write_tiny_config, write_tiny_corpus
 from sparse_sharing.devices import is_out_of_memory, requested_bytes
 from sparse_sharing.errors import DiskFull, OutOfMemory, RunDirError
 from sparse_sharing.files import append, no_space_cause, save_torch, write_error
+from sparse_sharing.training.sweep.state import error_of
 
 TESTS = Path(__file__).resolve().parent
 PLUGIN = ("--include-package", "faulty_machine")
@@ -387,3 +388,17 @@ def test_failed_allocations_are_recognised_with_their_size(error: BaseException,
 
 def test_other_runtime_errors_are_not_out_of_memory() -> None:
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
+
+
+def test_a_sweep_keeps_a_faults_first_line_and_falls_back_on_its_exit_status(tmp_path: Path) -> None:
+    log = tmp_path / "seed-1.log"
+    log.write_text("$ ssl train a.jsonnet -s runs/a/seed-1\n21:03:00 device: cpu\n"
+                   "Error: cannot write runs/a/seed-1/checkpoints/last.pt: no space left on the file system at /\n"
+                   "  The last complete checkpoint, runs/a/seed-1/checkpoints/last.pt (after epoch 1), is intact.\n"
+                   "  Then continue with: ssl train a.jsonnet -s runs/a/seed-1 --resume\n")
+    assert error_of(log, DiskFull.exit_status) == ("cannot write runs/a/seed-1/checkpoints/last.pt: no space left on "
+                                                   "the file system at /")
+    assert error_of(log, 2).endswith("-s runs/a/seed-1 --resume")  # a user's error: all of it, as before
+    log.write_text("$ ssl train a.jsonnet -s runs/a/seed-1\n")  # the message did not reach a full disk
+    assert error_of(log, OutOfMemory.exit_status) == "out of memory (exit status 4); see the run's log"
+    assert error_of(log, DiskFull.exit_status) == "a write found the disk full (exit status 3); see the run's log"
