@@ -402,3 +402,24 @@ def test_a_sweep_keeps_a_faults_first_line_and_falls_back_on_its_exit_status(tmp
     log.write_text("$ ssl train a.jsonnet -s runs/a/seed-1\n")  # the message did not reach a full disk
     assert error_of(log, OutOfMemory.exit_status) == "out of memory (exit status 4); see the run's log"
     assert error_of(log, DiskFull.exit_status) == "a write found the disk full (exit status 3); see the run's log"
+
+
+def test_the_exit_status_tells_when_stderr_is_on_the_full_disk(monkeypatch) -> None:
+    """A sweep's run writes its stderr into the run's log, on the disk that filled up: the message
+    may not get through, and the exit status must still say what happened."""
+    import click
+
+    from sparse_sharing.cli.common import error_boundary
+
+    def echo(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(click, "echo", echo)
+
+    @error_boundary
+    def command() -> None:
+        raise DiskFull("cannot write last.pt")
+
+    with pytest.raises(SystemExit) as exited:
+        command()
+    assert exited.value.code == DiskFull.exit_status

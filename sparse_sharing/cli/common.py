@@ -82,9 +82,12 @@ def error_boundary(command: Callable) -> Callable:
 
 
 def _exit_with(error: BaseException, status: int) -> NoReturn:
-    if debug_requested():
-        traceback.print_exc()
-    click.echo(f"Error: {error}", err=True)
+    try:
+        if debug_requested():
+            traceback.print_exc()
+        click.echo(f"Error: {error}", err=True)
+    except OSError:  # stderr is a file on the disk that is full (a sweep's run log): the status says it
+        pass
     sys.exit(status)
 
 
