@@ -165,7 +165,7 @@ def test_the_message_says_what_is_intact_and_how_to_continue(hard: Setup, tmp_pa
     failed = ssl(hard.workdir, "train", hard.config, "-s", run_dir, faults=[{"write": "last.pt", "at": 2}])
     message = the_error(failed, DiskFull.exit_status)
     assert f"The last complete checkpoint, {run_dir / 'checkpoints' / 'last.pt'} (after epoch 1), is intact" in message
-    assert message.rstrip().endswith(f"--include-package faulty_machine --resume"), message
+    assert message.rstrip().endswith("--include-package faulty_machine --resume"), message
     assert torch.load(run_dir / "checkpoints" / "last.pt", weights_only=True)["epoch"] == 1
     started = ssl(hard.workdir, "train", hard.config, "-s", tmp_path / "new", faults=[{"write": "config.json"}])
     assert "The run had not started" in the_error(started, DiskFull.exit_status)
@@ -237,8 +237,8 @@ def test_a_sweep_records_both_faults_and_retries_them(hard: Setup) -> None:
     assert failed.returncode == 1, failed.stderr
     status = ssl(hard.workdir, "sweep", "sweep.jsonnet", "--status", env={"COLUMNS": "1000"})  # a row a line
     for result in (failed, status):
-        lines = {key: [line for line in result.stdout.splitlines() if f"{key}/seed-1: " in line or f"│ {key} " in line]
-                 for key in ("disk", "memory")}
+        lines = {key: [line for line in result.stdout.splitlines()
+                       if f"{key}/seed-1: " in line or f"│ {key} " in line] for key in ("disk", "memory")}
         assert len(lines["disk"]) == 1 and "checkpoints/last.pt: no space left" in lines["disk"][0], result.stdout
         assert len(lines["memory"]) == 1 and "out of memory on cpu in a training step" in lines["memory"][0], \
             result.stdout

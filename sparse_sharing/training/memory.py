@@ -35,8 +35,8 @@ def out_of_memory(error: BaseException, device: torch.device | None, stage: str,
         total, free = memory
         owner = "the GPU" if device.type == "cuda" else "the machine"
         figures.append(f"{owner} has {human_size(total)}, {human_size(free)} free")
-    where = f" on {device}" if device is not None else ""
-    return OutOfMemory(f"out of memory{where}{' ' + stage if stage else ''}: {'; '.join(figures)}." + (f" {advice}" if advice else ""),
+    where = "".join(f" {part}" for part in (f"on {device}" if device is not None else "", stage) if part)
+    return OutOfMemory(" ".join(part for part in (f"out of memory{where}: {'; '.join(figures)}.", advice) if part),
                        resume_args)
 
 
@@ -108,6 +108,6 @@ def evaluating(trainer: Any, task: str, split: str) -> Iterator[None]:
         size = trainer.config.trainer.eval_batch_size
         raise out_of_memory(error, trainer.device, f"while evaluating task {task} on {split} (batches of {size} "
                                                    f"sentences, trainer.eval_batch_size)",
-                            f"Lower trainer.eval_batch_size: it changes only how the run computes, so the run "
-                            f"can resume with a smaller one.",
+                            "Lower trainer.eval_batch_size: it changes only how the run computes, so the run "
+                            "can resume with a smaller one.",
                             resume_args=("-o", f"trainer.eval_batch_size={max(1, size // 2)}")) from error
