@@ -109,6 +109,16 @@ def no_space_cause(error: BaseException) -> OSError | None:
     return None
 
 
+def disk_fault(error: BaseException) -> DiskFull | None:
+    """A full disk met outside ``atomic_write`` and ``append`` (making a directory, a lock file) as
+    the ``DiskFull`` they raise, naming the path the OSError names; None for any other error."""
+    cause = no_space_cause(error)
+    if cause is None:
+        return None
+    path = Path(os.fsdecode(cause.filename)) if cause.filename is not None else Path.cwd()
+    return write_error(path, cause, needed=0)
+
+
 def write_error(path: Path, error: BaseException, needed: int, kept: str = "") -> DiskFull | RunDirError:
     """``DiskFull`` where the file system takes no more data, else the ``RunDirError`` of a path
     that cannot be written (a directory in the way, no permission). ``needed``: bytes the write

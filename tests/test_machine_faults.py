@@ -423,3 +423,14 @@ def test_the_exit_status_tells_when_stderr_is_on_the_full_disk(monkeypatch) -> N
     with pytest.raises(SystemExit) as exited:
         command()
     assert exited.value.code == DiskFull.exit_status
+
+
+def test_a_fault_no_writer_or_stage_has_said_yet_is_one_all_the_same(tmp_path: Path) -> None:
+    from sparse_sharing.cli.faults import as_fault
+
+    lock = tmp_path / ".sweep" / "lock"  # e.g. a lock file that a full disk has no inode left for
+    disk = as_fault(OSError(errno.ENOSPC, "No space left on device", str(lock)))
+    assert isinstance(disk, DiskFull) and str(disk).startswith(f"cannot write {lock}: no space left on")
+    memory = as_fault(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 2048 bytes"))
+    assert isinstance(memory, OutOfMemory) and str(memory) == "out of memory: an allocation of 2.0 KiB failed."
+    assert as_fault(RuntimeError("shape mismatch")) is None and as_fault(OSError(errno.EACCES, "denied")) is None

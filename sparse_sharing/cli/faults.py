@@ -1,6 +1,6 @@
-"""What a fault of the machine (a full disk, exhausted memory) leaves of a run, and the command
-that continues it: said by `ssl train`, which alone knows the run directory and its own command
-line, after the fault's own message."""
+"""Faults of the machine (a full disk, exhausted memory) as the CLI says them: any error that is
+one, and what a fault leaves of a run and the command that continues it (said by `ssl train`,
+which alone knows the run directory and its own command line, after the fault's own message)."""
 from __future__ import annotations
 
 import shlex
@@ -10,7 +10,17 @@ import warnings
 import torch
 
 from sparse_sharing.errors import MachineFault
+from sparse_sharing.files import disk_fault
 from sparse_sharing.paths import RunPaths
+from sparse_sharing.training.memory import memory_fault
+
+
+def as_fault(error: BaseException) -> MachineFault | None:
+    """``error`` as the fault of the machine it is, also where no writer or stage has said so yet
+    (a lock file on a full disk, an allocation in pruning), or None for any other error."""
+    if isinstance(error, MachineFault):
+        return error
+    return disk_fault(error) or memory_fault(error)
 
 
 def in_run(fault: MachineFault, paths: RunPaths) -> MachineFault:

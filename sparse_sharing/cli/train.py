@@ -14,9 +14,8 @@ from sparse_sharing.cli.common import (
     stop_on_sigterm,
     stop_with_sweep,
 )
-from sparse_sharing.cli.faults import in_run
+from sparse_sharing.cli.faults import as_fault, in_run
 from sparse_sharing.config.loading import load_experiment
-from sparse_sharing.training.memory import as_fault
 from sparse_sharing.training.pipeline import train
 from sparse_sharing.training.run_dir import prepare_run_dir
 

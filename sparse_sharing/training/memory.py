@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import torch
 
 from sparse_sharing.devices import is_out_of_memory, memory_of, requested_bytes
-from sparse_sharing.errors import MachineFault, OutOfMemory
+from sparse_sharing.errors import OutOfMemory
 from sparse_sharing.files import human_size
 
 # Model settings that scale its tensors; shown largest first, at most this many.
@@ -40,14 +40,10 @@ def out_of_memory(error: BaseException, device: torch.device | None, stage: str,
                        resume_args)
 
 
-def as_fault(error: BaseException) -> MachineFault | None:
-    """``error`` as the fault of the machine it is (a failed allocation no stage has described
-    yet is one, without a stage), or None for any other error."""
-    if isinstance(error, MachineFault):
-        return error
-    if is_out_of_memory(error):
-        return out_of_memory(error, None, "", "")
-    return None
+def memory_fault(error: BaseException) -> OutOfMemory | None:
+    """A failed allocation that no stage has described as an ``OutOfMemory`` without a stage;
+    None for any other error."""
+    return out_of_memory(error, None, "", "") if is_out_of_memory(error) else None
 
 
 def model_size_keys(config: Any) -> str:
