@@ -38,3 +38,42 @@ def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"{device} ({torch.cuda.get_device_name(device)})"
     return str(device)
+
+
+# torch's CPU allocator reports a failed allocation as a plain RuntimeError with this text.
+_CPU_ALLOCATOR_FAILED = "can't allocate memory"
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is a failed allocation: CUDA's ``torch.OutOfMemoryError``, the CPU
+    allocator's RuntimeError, or Python's own MemoryError."""
+    return isinstance(error, (torch.OutOfMemoryError, MemoryError)) or (
+        isinstance(error, RuntimeError) and _CPU_ALLOCATOR_FAILED in str(error))
+
+
+def requested_bytes(error: BaseException) -> int | None:
+    """The size of the allocation that failed, as the allocator's message gives it."""
+    text = str(error)
+    cpu = re.search(r"allocate (\d+) bytes", text)
+    if cpu:
+        return int(cpu[1])
+    cuda = re.search(r"Tried to allocate ([\d.]+) (B|KiB|MiB|GiB|TiB)", text)
+    if cuda:
+        return int(float(cuda[1]) * 1024 ** ["B", "KiB", "MiB", "GiB", "TiB"].index(cuda[2]))
+    return None
+
+
+def memory_of(device: torch.device) -> tuple[int, int] | None:
+    """(total, free) bytes of the device's memory: a GPU's, or the machine's (free: what Linux
+    calls available); None where the system does not say."""
+    if device.type == "cuda":
+        try:
+            free, total = torch.cuda.mem_get_info(device)
+        except RuntimeError:
+            return None
+        return total, free
+    try:
+        fields = dict(line.split(":", 1) for line in open("/proc/meminfo", encoding="ascii"))
+        return int(fields["MemTotal"].split()[0]) * 1024, int(fields["MemAvailable"].split()[0]) * 1024
+    except (OSError, KeyError, ValueError):
+        return None

@@ -8,6 +8,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from sparse_sharing.errors import DiskFull
+from sparse_sharing.files import append
+
 
 class _Held(logging.Handler):
     def __init__(self) -> None:
@@ -32,6 +35,36 @@ def held_records() -> Iterator[list[logging.LogRecord]]:
         root.removeHandler(held)
 
 
+class _RunLog(logging.Handler):
+    """Appends each record to the run's log as one whole line (``files.append``).
+
+    Not ``logging.FileHandler``: on a full disk that prints a traceback to stderr for every record
+    and leaves half a line. Here the first failed line raises ``DiskFull`` out of the logging
+    call, so the run stops with one message (like any other write that fails); later records are
+    dropped, not tried again, so logging while the run winds down cannot raise a second time.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(logging.INFO)
+        self.path = path
+        self.baseFilename = str(path.resolve())  # the attribute FileHandler has, to find it by
+        self.failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.failed:
+            return
+        try:
+            line = self.format(record) + "\n"
+        except Exception:
+            self.handleError(record)  # a bad format string in a logging call: logging's own report
+            return
+        try:
+            append(self.path, line.encode("utf-8"))
+        except DiskFull:
+            self.failed = True
+            raise
+
+
 def log_to_file(path: Path, earlier: Sequence[logging.LogRecord] = ()) -> None:
     """Everything the package logs also goes to ``path`` (once per process); ``earlier`` records
     (``held_records``) are written to it first."""
@@ -40,7 +73,7 @@ def log_to_file(path: Path, earlier: Sequence[logging.LogRecord] = ()) -> None:
     root.setLevel(logging.INFO)
     if any(getattr(h, "baseFilename", None) == target for h in root.handlers):
         return
-    handler = logging.FileHandler(path, encoding="utf-8")
+    handler = _RunLog(Path(path))
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     for record in earlier:
         handler.handle(record)

@@ -7,13 +7,14 @@ import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 import click
 import torch
 
+from sparse_sharing.cli.faults import as_fault
 from sparse_sharing.components.callbacks.progress import add_console_handler
-from sparse_sharing.errors import UserError
+from sparse_sharing.errors import USER_ERROR_STATUS, UserError
 from sparse_sharing.processes import parent_from_environment, when_parent_ends
 from sparse_sharing.registry import import_plugins
 from sparse_sharing.training.trainer import seed_everything
@@ -56,24 +57,38 @@ def debug_requested() -> bool:
     return bool(context and context.find_root().params.get("debug"))
 
 
-def user_errors_exit_2(command: Callable) -> Callable:
-    """A user's mistake is one message on stderr and exit code 2, without a traceback unless
-    ``ssl --debug`` asks for it; anything else is a bug and keeps its traceback."""
+def error_boundary(command: Callable) -> Callable:
+    """What every command runs inside: a user's mistake is one message on stderr and exit status 2,
+    a fault of the machine (``MachineFault``: a full disk, 3; exhausted memory, 4) one message and
+    its status, without a traceback unless ``ssl --debug`` asks for it; anything else is a bug and
+    keeps its traceback. A failed allocation that no stage has described yet is a fault too."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except UserError as error:
-            if debug_requested():
-                traceback.print_exc()
-            click.echo(f"Error: {error}", err=True)
-            sys.exit(2)
+            _exit_with(error, USER_ERROR_STATUS)
         except KeyboardInterrupt:
             click.echo("Interrupted. Continue this run with --resume.", err=True)
             sys.exit(130)
+        except Exception as error:
+            fault = as_fault(error)
+            if fault is None:
+                raise
+            _exit_with(fault, fault.exit_status)
 
     return wrapper
+
+
+def _exit_with(error: BaseException, status: int) -> NoReturn:
+    try:
+        if debug_requested():
+            traceback.print_exc()
+        click.echo(f"Error: {error}", err=True)
+    except OSError:  # stderr is a file on the disk that is full (a sweep's run log): the status says it
+        pass
+    sys.exit(status)
 
 
 def load_components(include_packages: tuple[str, ...]) -> None:

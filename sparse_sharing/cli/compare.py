@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from sparse_sharing.analysis.compare import compare, skipped_lines, to_csv, to_json, to_markdown
-from sparse_sharing.cli.common import user_errors_exit_2
+from sparse_sharing.cli.common import error_boundary
 
 
 @click.command("compare")
@@ -25,7 +25,7 @@ from sparse_sharing.cli.common import user_errors_exit_2
               help="Compare at one budget: each run as it stood after K epochs (the dev-best of its first K "
                    "epochs' evaluations, from metrics.json's history). Runs still training count once they "
                    "have done K epochs.")
-@user_errors_exit_2
+@error_boundary
 def compare_command(run_dirs: tuple[Path, ...], baseline: str | None, names: tuple[str, ...],
                     output_format: str, epochs: int | None) -> None:
     """Compare finished runs: per task, the test score at its dev-best epoch; the mean over tasks; the

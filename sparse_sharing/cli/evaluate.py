@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from sparse_sharing.api import Tagger
-from sparse_sharing.cli.common import device_option, include_package_option, user_errors_exit_2
+from sparse_sharing.cli.common import device_option, error_boundary, include_package_option
 from sparse_sharing.files import atomic_write
 
 
@@ -19,7 +19,7 @@ from sparse_sharing.files import atomic_write
 @click.option("--output", type=click.Path(path_type=Path), help="Also write the figures as JSON here.")
 @include_package_option
 @device_option
-@user_errors_exit_2
+@error_boundary
 def evaluate_command(run_dir: Path, data_file: str, tasks: tuple[str, ...], output: Path | None,
                      include_packages: tuple[str, ...], device: str | None) -> None:
     """Score DATA_FILE (same columns as the run's data) with each task's dev-best checkpoint.
@@ -45,7 +45,7 @@ def evaluate_command(run_dir: Path, data_file: str, tasks: tuple[str, ...], outp
 @click.option("--task", "tasks", multiple=True, help="Predict only this task (repeatable); default: every task.")
 @include_package_option
 @device_option
-@user_errors_exit_2
+@error_boundary
 def predict_command(run_dir: Path, input_file: str, output: Path | None, tasks: tuple[str, ...],
                     include_packages: tuple[str, ...], device: str | None) -> None:
     """Tag INPUT_FILE (one token per line in the first column, blank line between sentences).

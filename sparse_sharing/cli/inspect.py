@@ -15,11 +15,11 @@ from rich.table import Table
 from sparse_sharing.cli.common import (
     config_options,
     device_option,
+    error_boundary,
     include_package_option,
     load_components,
     set_threads_and_seeds,
     setup_console_logging,
-    user_errors_exit_2,
 )
 from sparse_sharing.config.loading import load_experiment
 from sparse_sharing.config.schema import build_experiment_schema
@@ -54,7 +54,7 @@ def _default(field: FieldInfo) -> str:
 @click.command("components")
 @click.argument("kind", required=False)
 @include_package_option
-@user_errors_exit_2
+@error_boundary
 def components_command(kind: str | None, include_packages: tuple[str, ...]) -> None:
     """List component kinds, or the components of KIND with their config fields."""
     load_components(include_packages)
@@ -83,7 +83,7 @@ def components_command(kind: str | None, include_packages: tuple[str, ...]) -> N
 @click.command("schema")
 @click.option("--sweep", is_flag=True, help="The schema of a sweep file (`ssl sweep`) instead.")
 @include_package_option
-@user_errors_exit_2
+@error_boundary
 def schema_command(sweep: bool, include_packages: tuple[str, ...]) -> None:
     """Print the JSON schema of the experiment config (with your plugins' components)."""
     load_components(include_packages)
@@ -95,7 +95,7 @@ def schema_command(sweep: bool, include_packages: tuple[str, ...]) -> None:
 @click.argument("config_path", metavar="CONFIG", type=click.Path(path_type=Path))
 @config_options
 @device_option
-@user_errors_exit_2
+@error_boundary
 def validate_command(config_path: Path, overrides: tuple[str, ...], ext_vars: tuple[str, ...],
                      jpaths: tuple[Path, ...], include_packages: tuple[str, ...], device: str | None) -> None:
     """Check CONFIG as `ssl train` does before it starts: validate it, read the data, build the

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from sparse_sharing.analysis.figures import plot_masks, require_matplotlib
 from sparse_sharing.analysis.masks import RunMasks, overlap_matrix, read_run_masks, summary
-from sparse_sharing.cli.common import include_package_option, load_components, user_errors_exit_2
+from sparse_sharing.cli.common import error_boundary, include_package_option, load_components
 from sparse_sharing.errors import UserError
 
 
@@ -81,7 +81,7 @@ def _print_tables(run: RunMasks, figures: dict[str, Any]) -> None:
 @click.option("--format", "output_format", type=click.Choice(["table", "json"]), default="table", show_default=True,
               help="How to print the figures.")
 @include_package_option
-@user_errors_exit_2
+@error_boundary
 def masks_command(run_dir: Path, plot_path: Path | None, output_format: str,
                   include_packages: tuple[str, ...]) -> None:
     """Show the per-task masks of a sparse (or single_subnet) run: kept fractions, overlaps, parameter counts."""

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from sparse_sharing.api import Tagger
-from sparse_sharing.cli.common import device_option, include_package_option, user_errors_exit_2
+from sparse_sharing.cli.common import device_option, error_boundary, include_package_option
 from sparse_sharing.errors import UserError
 
 
@@ -16,7 +16,7 @@ from sparse_sharing.errors import UserError
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port to listen on.")
 @include_package_option
 @device_option
-@user_errors_exit_2
+@error_boundary
 def serve_command(run_dir: Path, host: str, port: int, include_packages: tuple[str, ...], device: str | None) -> None:
     """Serve RUN_DIR's tagger: POST /predict, GET /health, and a page at / to try it
     (needs the `serve` extra: pip install 'sparse-sharing[serve]')."""

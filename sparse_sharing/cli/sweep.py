@@ -14,9 +14,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from sparse_sharing.analysis.compare import compare, to_markdown
-from sparse_sharing.cli.common import include_package_option, load_components, stop_on_sigterm, user_errors_exit_2
+from sparse_sharing.cli.common import error_boundary, include_package_option, load_components, stop_on_sigterm
+from sparse_sharing.cli.faults import with_lines
 from sparse_sharing.config.sweep import PlannedRun, load_sweep
-from sparse_sharing.errors import UserError
+from sparse_sharing.errors import MachineFault, UserError
 from sparse_sharing.training.sweep.local import LocalExecutor, cpu_slots, gpu_slots
 from sparse_sharing.training.sweep.paths import SweepPaths
 from sparse_sharing.training.sweep.ray_executor import RayExecutor
@@ -118,7 +119,7 @@ def _executor(name: str, address: str | None, workers: int | None, threads: int,
 @click.option("--status", "status_only", is_flag=True, help="Print each run's state and exit; runs nothing.")
 @click.option("--baseline", metavar="NAME", help="Passed to the final `ssl compare` table: differences from row NAME.")
 @include_package_option
-@user_errors_exit_2
+@error_boundary
 def sweep_command(sweep_path: Path, ext_vars: tuple[str, ...], output: Path | None, workers: int | None,
                   threads: int, runs_per_gpu: int | None, executor: str, address: str | None, retry_failed: bool,
                   status_only: bool, baseline: str | None, include_packages: tuple[str, ...]) -> None:
@@ -146,6 +147,9 @@ def sweep_command(sweep_path: Path, ext_vars: tuple[str, ...], output: Path | No
     except KeyboardInterrupt:
         click.echo("Interrupted. Run the same command again to continue the sweep.", err=True)
         sys.exit(130)
+    except MachineFault as fault:  # the sweep's own record of a run could not be written
+        raise with_lines(fault, "Then run the same command again: finished runs are skipped, the others "
+                                "resume.") from fault
     if any(status.state is State.FINISHED for status in final):  # the others are listed as skipped
         click.echo(to_markdown(compare([run.run_dir for run in runs], [run.name for run in runs], baseline)),
                    nl=False)

@@ -7,13 +7,14 @@ import click
 from sparse_sharing.cli.common import (
     config_options,
     device_option,
+    error_boundary,
     load_components,
     set_threads_and_seeds,
     setup_console_logging,
     stop_on_sigterm,
     stop_with_sweep,
-    user_errors_exit_2,
 )
+from sparse_sharing.cli.faults import as_fault, in_run
 from sparse_sharing.config.loading import load_experiment
 from sparse_sharing.training.pipeline import train
 from sparse_sharing.training.run_dir import prepare_run_dir
@@ -29,7 +30,7 @@ from sparse_sharing.training.run_dir import prepare_run_dir
 @click.option("--force", is_flag=True, help="Delete the run directory's contents and start again.")
 @click.option("--jobs", type=click.IntRange(min=1), default=None,
               help="Mask search: tasks searched in parallel processes (overrides masks.jobs).")
-@user_errors_exit_2
+@error_boundary
 def train_command(config_path: Path, run_dir: Path, overrides: tuple[str, ...], ext_vars: tuple[str, ...],
                   jpaths: tuple[Path, ...], include_packages: tuple[str, ...], device: str | None, resume: bool,
                   force: bool, jobs: int | None) -> None:
@@ -41,7 +42,13 @@ def train_command(config_path: Path, run_dir: Path, overrides: tuple[str, ...], 
     raw, config = load_experiment(config_path, ext_vars, overrides, jpaths, device, jobs)
     paths = prepare_run_dir(run_dir, resume=resume, force=force)  # checks only: nothing is created yet
     set_threads_and_seeds(config)
-    metrics = train(raw, config, paths, resume=resume, include_packages=include_packages)
+    try:
+        metrics = train(raw, config, paths, resume=resume, include_packages=include_packages)
+    except Exception as error:
+        fault = as_fault(error)
+        if fault is None:
+            raise
+        raise in_run(fault, paths) from error
     for task, best in metrics["tasks"].items():
         test = f", test {best['test']:.2f}" if best.get("test") is not None else ""
         click.echo(f"{task}: dev-best epoch {best['epoch']}: dev {best['dev']:.2f}{test}")

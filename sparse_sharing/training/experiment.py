@@ -17,6 +17,7 @@ from sparse_sharing.paths import RunPaths
 from sparse_sharing.registry import SELECTIONS
 from sparse_sharing.registry.contracts import MaskedSharing
 from sparse_sharing.training.data_setup import TaskData, build_vocabulary, index_tasks, read_tasks
+from sparse_sharing.training.memory import building_model
 from sparse_sharing.training.model import MultiTaskTagger, build_model
 
 
@@ -46,7 +47,8 @@ def build_experiment(config: Any, vocab: Vocabulary | None = None) -> Experiment
     if vocab is None:
         vocab = build_vocabulary(config, data)
     index_tasks(data, vocab)
-    model = build_model(config, vocab, tasks, {t: d.tag_scheme for t, d in data.items()}).to(device)
+    with building_model(config, device):
+        model = build_model(config, vocab, tasks, {t: d.tag_scheme for t, d in data.items()}).to(device)
     return Experiment(config, tasks, data, vocab, model, device)
 
 

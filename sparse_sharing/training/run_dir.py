@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Iterator
 
 from sparse_sharing.errors import RunDirError
-from sparse_sharing.files import remove_partial_writes
+from sparse_sharing.files import disk_fault, remove_partial_writes
 from sparse_sharing.locks import ExclusiveLock
 from sparse_sharing.paths import RunPaths
 
@@ -54,6 +54,9 @@ def open_run_dir(paths: RunPaths, resume: bool) -> Iterator[None]:
         try:
             paths.root.mkdir(parents=True)
         except OSError as error:
+            fault = disk_fault(error)  # a full disk is the machine's fault, said as such
+            if fault is not None:
+                raise fault from error
             raise RunDirError(f"cannot create run directory {paths.root}: {error.strerror}") from None
         _hold(lock, paths)
     try:

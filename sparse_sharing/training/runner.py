@@ -28,6 +28,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
+from sparse_sharing.components.callbacks.event_file import EventFile
 from sparse_sharing.components.callbacks.progress import WorkerBars, report_to_parent
 from sparse_sharing.components.data.vocabulary import Vocabulary
 from sparse_sharing.components.masks.candidates import REDO_STAGE
@@ -311,15 +312,11 @@ def write_round_board(config: Any, paths: RunPaths, task: str, records: Sequence
     ``tensorboard/mask_search/<task>``, when the config has a TensorBoard callback."""
     if not records or not any(c.type == "tensorboard" for c in config.trainer.callbacks):
         return
-    from torch.utils.tensorboard import SummaryWriter
-
-    writer = SummaryWriter(str(paths.search_board(task)))
-    try:
-        for record in records:
-            writer.add_scalar(f"mask_search/{task}/dev_score", record["dev_score"], record["round"])
-            writer.add_scalar(f"mask_search/{task}/kept_fraction", record["kept_fraction"], record["round"])
-    finally:
-        writer.close()
+    writer = EventFile(paths.search_board(task))
+    for record in records:
+        writer.add_scalar(f"mask_search/{task}/dev_score", record["dev_score"], record["round"])
+        writer.add_scalar(f"mask_search/{task}/kept_fraction", record["kept_fraction"], record["round"])
+    writer.close()
 
 
 def search_cost(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from sparse_sharing.devices import describe, resolve_device
 from sparse_sharing.registry import LR_SCHEDULERS, OPTIMIZERS, SAMPLERS
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.evaluation import predict_tags, score
+from sparse_sharing.training.memory import evaluating, training_step
 from sparse_sharing.training.model import MultiTaskTagger, parameter_counts
 from sparse_sharing.files import check_loads_safely, write_json
 from sparse_sharing.paths import RunPaths
@@ -147,20 +148,22 @@ class Trainer:
 
     def _train_step(self) -> None:
         task = self.sampler.next_task(self.step, self.epoch)
-        batch = self.streams[task].next_batch().to(self.device)
-        self.model.zero_grad(set_to_none=True)
-        loss = self.model.loss(batch, task) * self.config.tasks[task].loss_weight
-        loss.backward()
-        clipping = self.trainer_config.grad_clipping
-        if clipping is not None:
-            # foreach: one fused pass over all gradients instead of a kernel per tensor; the same
-            # norm and scaling, summed in another order.
-            params = [p for p in self.trainable if p.grad is not None]
-            if clipping.type == "norm":
-                torch.nn.utils.clip_grad_norm_(params, clipping.max, foreach=True)
-            else:
-                torch.nn.utils.clip_grad_value_(params, clipping.max, foreach=True)
-        self.model.sharing.step(task, self.optimizers[task])
+        batch = self.streams[task].next_batch()
+        with training_step(self, task, batch):
+            batch = batch.to(self.device)
+            self.model.zero_grad(set_to_none=True)
+            loss = self.model.loss(batch, task) * self.config.tasks[task].loss_weight
+            loss.backward()
+            clipping = self.trainer_config.grad_clipping
+            if clipping is not None:
+                # foreach: one fused pass over all gradients instead of a kernel per tensor; the same
+                # norm and scaling, summed in another order.
+                params = [p for p in self.trainable if p.grad is not None]
+                if clipping.type == "norm":
+                    torch.nn.utils.clip_grad_norm_(params, clipping.max, foreach=True)
+                else:
+                    torch.nn.utils.clip_grad_value_(params, clipping.max, foreach=True)
+            self.model.sharing.step(task, self.optimizers[task])
         self.step += 1
         loss_value = float(loss.detach())
         if not np.isfinite(loss_value):
@@ -172,8 +175,9 @@ class Trainer:
     # ------------------------------------------------------------ evaluation
     def evaluate_task(self, task: str, split: str) -> dict[str, float]:
         task_data = self.data[task]
-        predicted = predict_tags(self.model, task_data.instances[split], task, self.vocab,
-                                 self.trainer_config.eval_batch_size, self.device)
+        with evaluating(self, task, split):
+            predicted = predict_tags(self.model, task_data.instances[split], task, self.vocab,
+                                     self.trainer_config.eval_batch_size, self.device)
         gold = [s.tags for s in task_data.sentences[split]]
         scheme = task_data.tag_scheme
         return score(self.config.tasks[task].metric, comparable_tags(predicted, scheme),

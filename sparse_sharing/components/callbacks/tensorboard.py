@@ -1,5 +1,6 @@
 """TensorBoard scalars: per-task train loss, dev and test metrics, learning rates, task sampling counts,
-and the weights a sharing strategy learns (cross-stitch units, sluice α and β) at each evaluation."""
+and the weights a sharing strategy learns (cross-stitch units, sluice α and β) at each evaluation.
+Written in the loop's own thread (``EventFile``), so a full disk stops the run like any other write."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -8,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from sparse_sharing.components.callbacks.base import Callback
+from sparse_sharing.components.callbacks.event_file import EventFile
 from sparse_sharing.registry import CALLBACKS, ComponentConfig
 
 
@@ -20,15 +22,13 @@ class TensorBoardConfig(ComponentConfig):
 class TensorBoard(Callback):
     def __init__(self, config: TensorBoardConfig) -> None:
         self.log_every = config.log_every
-        self.writer = None
+        self.writer: EventFile | None = None
         self.loss_sums: dict[str, float] = defaultdict(float)
         self.loss_counts: dict[str, int] = defaultdict(int)
         self.sampled: dict[str, int] = defaultdict(int)
 
     def on_train_start(self, trainer: Any) -> None:
-        from torch.utils.tensorboard import SummaryWriter
-
-        self.writer = SummaryWriter(str(trainer.paths.tensorboard), purge_step=trainer.step or None)
+        self.writer = EventFile(trainer.paths.tensorboard, purge_step=trainer.step or None)
 
     def on_step_end(self, trainer: Any, task: str, loss: float, num_tokens: int) -> None:
         self.loss_sums[task] += loss
@@ -49,6 +49,7 @@ class TensorBoard(Callback):
                 self.writer.add_scalar(f"learning_rate/{name}group{i}", group["lr"], trainer.step)
         for t, count in self.sampled.items():
             self.writer.add_scalar(f"sampled_steps/{t}", count, trainer.step)
+        self.writer.flush()
 
     def on_evaluation(self, trainer: Any, record: dict[str, Any], improved: list[str]) -> None:
         for task, splits in record["tasks"].items():

@@ -29,6 +29,7 @@ from sparse_sharing.components.data.conll import ConllReader, ConllReaderConfig
 from sparse_sharing.components.data.sentence import Sentence
 from sparse_sharing.components.data.tag_schemes import check_conversion, convert_tags
 from sparse_sharing.errors import DataError
+from sparse_sharing.files import atomic_write
 from sparse_sharing.registry import DATASET_READERS, ComponentConfig
 
 T = TypeVar("T")
@@ -92,17 +93,17 @@ def generate_split(split: Split) -> list[tuple[Token, ...]]:
 
 
 def write_conll(directory: Path) -> dict[str, Path]:
-    """Write train/dev/test as 4-column CoNLL files (word POS chunk NER, BIO) for the conll reader."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write train/dev/test as 4-column CoNLL files (word POS chunk NER, BIO) for the conll reader,
+    each atomically (a full disk leaves no file cut short: ``DiskFull``)."""
     paths: dict[str, Path] = {}
     for split in SPLITS:
         lines = [_DOCSTART, ""]
         for sentence in _generate(split):
             lines.extend(" ".join(token) for token in sentence)
             lines.append("")
-        paths[split] = directory / f"{split}.txt"
-        paths[split].write_text("\n".join(lines), encoding="utf-8")
+        paths[split] = Path(directory) / f"{split}.txt"
+        text = "\n".join(lines).encode("utf-8")
+        atomic_write(paths[split], lambda stream: stream.write(text), size=len(text))
     return paths
 
 

@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sparse_sharing.files import append
 from sparse_sharing.processes import PARENT_ENV
 
 # How long a stopped run may take to exit (it only has to close files: its last epoch is on disk).
@@ -42,10 +43,8 @@ def start(job: Job, extra_env: dict[str, str] | None = None) -> subprocess.Popen
     threads = str(job.threads)
     env = {**os.environ, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads, "PYTHONUNBUFFERED": "1",
            PARENT_ENV: str(os.getpid()), **job.env, **(extra_env or {})}
-    Path(job.log).parent.mkdir(parents=True, exist_ok=True)
-    with open(job.log, "a", encoding="utf-8") as log:
-        log.write(f"$ {shlex.join(job.command())}\n")
-        log.flush()
+    append(Path(job.log), f"$ {shlex.join(job.command())}\n".encode())
+    with open(job.log, "ab") as log:
         return subprocess.Popen(job.command(), cwd=job.cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
 

@@ -7,9 +7,11 @@ Needs the optional extra: ``pip install 'sparse-sharing[ray]'``.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from sparse_sharing.errors import UserError
+from sparse_sharing.files import append
 from sparse_sharing.training.sweep.job import Job, run_to_end
 
 POLL_SECONDS = 0.5
@@ -56,8 +58,7 @@ class RayExecutor:
                             code = ray.get(ref)
                         except ray.exceptions.RayError as error:  # the worker died under the run
                             code = -1
-                            with open(job.log, "a", encoding="utf-8") as log:
-                                log.write(f"Error: Ray task failed: {error}\n")
+                            append(Path(job.log), f"Error: Ray task failed: {error}\n".encode())
                         on_end(job, code)
                     tick()
             except BaseException:

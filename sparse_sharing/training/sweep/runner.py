@@ -104,7 +104,7 @@ def run_sweep(runs: Sequence[PlannedRun], output: Path, executor: Executor, opti
             if code == 0:
                 write_record(paths, run, "finished", **details)
             else:
-                error = error_of(Path(job.log)) or f"ssl train exited with code {code}"
+                error = error_of(Path(job.log), code) or f"ssl train exited with code {code}"
                 write_record(paths, run, "failed", error=error, **details)
 
         def tick() -> None:

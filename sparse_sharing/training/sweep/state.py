@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sparse_sharing.config.sweep import PlannedRun
+from sparse_sharing.errors import DiskFull, OutOfMemory
 from sparse_sharing.files import write_json
 from sparse_sharing.locks import ExclusiveLock
 from sparse_sharing.paths import RunPaths
@@ -79,17 +80,28 @@ def last_log_line(log: Path, limit: int = 4096) -> str:
     return re.sub(r"^\S+ \S+ \S+ \S+: ", "", lines[-1]) if lines else ""
 
 
-def error_of(log: Path) -> str:
-    """What went wrong in a failed attempt's output: the CLI's `Error:` message, else the last line
-    of the traceback (the exception), else nothing."""
+# A fault of the machine, by the exit status `ssl train` gives it: the reason the record keeps when
+# the run's own message did not reach its log (a full disk there too).
+FAULT_STATUSES = {DiskFull.exit_status: "a write found the disk full", OutOfMemory.exit_status: "out of memory"}
+
+
+def error_of(log: Path, returncode: int) -> str:
+    """What went wrong in a failed attempt's output: the CLI's `Error:` message (of a fault of the
+    machine its first line, the reason: the lines below it tell how to continue the run by hand,
+    which ``--retry-failed`` does), else the last line of the traceback (the exception), else what
+    the exit status says."""
+    fault = FAULT_STATUSES.get(returncode)
     try:
         lines = [line for line in log.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
     except OSError:
-        return ""
+        lines = []
     attempt = lines[max((i for i, line in enumerate(lines) if line.startswith("$ ")), default=0):]
     errors = [i for i, line in enumerate(attempt) if line.startswith("Error: ")]
     if errors:
-        return " ".join(line.strip() for line in attempt[errors[-1]:]).removeprefix("Error: ")
+        message = attempt[errors[-1]:errors[-1] + 1] if fault else attempt[errors[-1]:]
+        return " ".join(line.strip() for line in message).removeprefix("Error: ")
+    if fault:
+        return f"{fault} (exit status {returncode}); see the run's log"
     return attempt[-1].strip() if len(attempt) > 1 else ""
 
 
