@@ -269,3 +269,77 @@ def test_unknown_scheme_raises() -> None:
 def test_constraint_size_must_match() -> None:
     with pytest.raises(ValueError):
         ConditionalRandomField(3, transition_constraints(BIO_LABELS, "bio"))
+
+
+# ----------------------------------------------------------- the fused log partition
+def autograd_log_partition(logits: torch.Tensor, mask: torch.Tensor, transitions: torch.Tensor, start: torch.Tensor,
+                           end: torch.Tensor) -> torch.Tensor:
+    """The forward algorithm as operators under autograd: what ``LogPartition`` replaced, the yardstick
+    for its value and its hand-written gradient."""
+    alpha = start + logits[:, 0]
+    for t in range(1, logits.size(1)):
+        step = torch.logsumexp(alpha.unsqueeze(2) + transitions + logits[:, t].unsqueeze(1), dim=1)
+        alpha = torch.where(mask[:, t].unsqueeze(1), step, alpha)
+    return torch.logsumexp(alpha + end, dim=1)
+
+
+def nll_and_gradients(crf: ConditionalRandomField, logits: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor,
+                      log_partition=None) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Per-sentence NLL and the gradients of a fixed random weighting of it (so each sentence's
+    gradient counts), with respect to the logits, transitions, start and end scores."""
+    logits = logits.clone().requires_grad_()
+    if log_partition is None:
+        nll = crf.neg_log_likelihood(logits, tags, mask)
+    else:
+        transitions, start, end = crf._scores(logits.dtype)
+        nll = log_partition(logits, mask, transitions, start, end) - crf._gold_score(
+            logits, tags, mask, transitions, start, end)
+    weights = torch.rand(nll.shape, generator=torch.Generator().manual_seed(9), dtype=nll.dtype) + 0.5
+    leaves = [logits, crf.transitions, crf.start_transitions, crf.end_transitions]
+    return nll.detach(), list(torch.autograd.grad((nll * weights).sum(), leaves))
+
+
+FUSED_CASES = [
+    (5, [1], None),
+    (6, [9, 1, 4, 9, 2, 7], None),
+    (len(BIO_LABELS), [8, 3, 1, 8], "bio"),
+    (len(BIOES_LABELS), [1, 6, 6, 2, 5], "bioes"),
+    (17, [30, 12, 1, 25, 30, 7, 19, 3, 30, 14], None),
+]
+
+
+@pytest.mark.parametrize("dtype, rtol", [(torch.float64, 1e-6), (torch.float32, 1e-5)])
+@pytest.mark.parametrize("num_tags, lengths, scheme", FUSED_CASES)
+def test_fused_log_partition_equals_autograd_in_value_and_gradient(num_tags: int, lengths: list[int],
+                                                                    scheme: str | None, dtype, rtol: float) -> None:
+    labels = {"bio": BIO_LABELS, "bioes": BIOES_LABELS}.get(scheme)
+    crf = random_crf(num_tags, len(lengths), transition_constraints(labels, scheme) if labels else None).to(dtype)
+    logits, tags, mask = random_batch(num_tags, lengths, len(lengths) + 50)
+    logits = (logits * 3).to(dtype).masked_fill(~mask.unsqueeze(2), 1e3)  # padding must not matter
+    if labels:  # legal gold paths: an illegal one's -10000 would swamp the comparison
+        tags = torch.tensor([0]).expand_as(tags).clone()
+    nll, grads = nll_and_gradients(crf, logits, tags, mask)
+    expected_nll, expected_grads = nll_and_gradients(crf, logits, tags, mask, autograd_log_partition)
+    torch.testing.assert_close(nll, expected_nll, rtol=rtol, atol=rtol)
+    for name, grad, expected in zip(("logits", "transitions", "start", "end"), grads, expected_grads):
+        scale = expected.abs().max()
+        torch.testing.assert_close(grad, expected, rtol=rtol, atol=rtol * scale, msg=name)
+    assert torch.equal(grads[0][~mask], torch.zeros_like(grads[0][~mask]))  # no gradient into padding
+
+
+@pytest.mark.parametrize(("num_tags", "lengths", "seed"), CASES)
+def test_fused_log_partition_gradient_equals_brute_force(num_tags: int, lengths: list[int], seed: int) -> None:
+    """Independent of any forward algorithm: the gradient of log Z as a logsumexp over every path."""
+    crf = random_crf(num_tags, seed)
+    logits, tags, mask = random_batch(num_tags, lengths, seed + 100)
+    _, grads = nll_and_gradients(crf, logits, tags, mask)
+
+    logits = logits.clone().requires_grad_()
+    weights = torch.rand(len(lengths), generator=torch.Generator().manual_seed(9), dtype=torch.float64) + 0.5
+    nll = torch.stack([brute_force(crf, logits[i, :n], None)[0]
+                       - path_score(crf, logits[i, :n], tuple(tags[i, :n].tolist())) for i, n in enumerate(lengths)])
+    leaves = [logits, crf.transitions, crf.start_transitions, crf.end_transitions]
+    # allow_unused: sentences of one token never read the transitions
+    for grad, expected in zip(grads, torch.autograd.grad((nll * weights).sum(), leaves, allow_unused=True)):
+        expected = torch.zeros_like(grad) if expected is None else expected
+        torch.testing.assert_close(grad, expected, rtol=1e-9, atol=1e-9)
