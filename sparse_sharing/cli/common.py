@@ -16,6 +16,7 @@ from sparse_sharing.components.callbacks.progress import add_console_handler
 from sparse_sharing.errors import UserError
 from sparse_sharing.processes import parent_from_environment, when_parent_ends
 from sparse_sharing.registry import import_plugins
+from sparse_sharing.registry.failures import describe_plugin_failure
 from sparse_sharing.training.trainer import seed_everything
 
 
@@ -57,23 +58,33 @@ def debug_requested() -> bool:
 
 
 def user_errors_exit_2(command: Callable) -> Callable:
-    """A user's mistake is one message on stderr and exit code 2, without a traceback unless
-    ``ssl --debug`` asks for it; anything else is a bug and keeps its traceback."""
+    """A user's mistake, or an exception raised inside a plugin's code, is one message on stderr and
+    exit code 2, without a traceback unless ``ssl --debug`` asks for it; anything else is a bug of
+    the framework's and keeps its traceback."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
         except UserError as error:
-            if debug_requested():
-                traceback.print_exc()
-            click.echo(f"Error: {error}", err=True)
-            sys.exit(2)
+            _exit_2(str(error))
+        except Exception as error:
+            message = describe_plugin_failure(error)  # a plugin's bug is its author's, reported like a user error
+            if message is None:
+                raise
+            _exit_2(message)
         except KeyboardInterrupt:
             click.echo("Interrupted. Continue this run with --resume.", err=True)
             sys.exit(130)
 
     return wrapper
+
+
+def _exit_2(message: str) -> None:
+    if debug_requested():
+        traceback.print_exc()
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(2)
 
 
 def load_components(include_packages: tuple[str, ...]) -> None:
