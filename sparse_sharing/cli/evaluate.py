@@ -28,6 +28,15 @@ def _tasks(config, requested: tuple[str, ...]) -> list[str]:
     return list(requested) or available
 
 
+def main_figures(metric: str, figures: dict[str, float]) -> str:
+    """The figures worth a line, per-type ones (``f1-PER``) left to --output: the score under the metric's
+    name where no other figure repeats it (a built-in's ``accuracy`` or ``f1`` does; a plugin's may not)."""
+    named = {k: v for k, v in figures.items() if k != "score" and "-" not in k}
+    if figures["score"] not in named.values():
+        named = {metric: figures["score"], **named}
+    return ", ".join(f"{k} {v:.2f}" for k, v in named.items())
+
+
 @click.command("evaluate")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.argument("data_file")
@@ -60,8 +69,7 @@ def evaluate_command(run_dir: Path, data_file: str, tasks: tuple[str, ...], outp
         figures = score(config.tasks[task].metric, comparable_tags(predicted, schemes[task]),
                         comparable_tags([s.tags for s in sentences], schemes[task]))
         results[task] = figures
-        main = ", ".join(f"{k} {v:.2f}" for k, v in figures.items() if k != "score" and "-" not in k)
-        click.echo(f"{task}: {main}")
+        click.echo(f"{task}: {main_figures(config.tasks[task].metric.type, figures)}")
     if output is not None:
         atomic_write(output, lambda s: s.write((json.dumps(results, indent=2) + "\n").encode()))
 
