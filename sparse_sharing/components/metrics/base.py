@@ -31,6 +31,11 @@ class Metric(ABC):
                 cls._add.__code__.co_filename, cls._add.__code__.co_firstlineno, module=cls.__module__)
             cls.update = _update_through_add  # type: ignore[method-assign]
 
+    def __init__(self, config: Any = None) -> None:
+        """Built as ``factory(config)``: the config is kept, and the metric starts empty."""
+        self.config = config
+        self.reset()
+
     @abstractmethod
     def reset(self) -> None:
         """Forget everything seen, so one instance can serve every evaluation pass."""
