@@ -104,7 +104,8 @@ def predict_command(run_dir: Path, input_file: str, output: Path | None, tasks: 
     for task in selected:
         model = load_best_model(config, paths, vocab, task, schemes).to(target)
         predicted = predict_tags(model, instances, task, vocab, config.trainer.eval_batch_size, target)
-        columns.append([convert_tags(tags, schemes[task], readers[task].file_scheme) for tags in predicted])
+        columns.append([convert_tags(tags, schemes[task], getattr(readers[task], "file_scheme", schemes[task]))
+                        for tags in predicted])
     click.echo(f"columns: word {' '.join(selected)} (tags in each task's file scheme)", err=True)
     lines = []
     for i, sentence in enumerate(sentences):
