@@ -180,3 +180,11 @@ def test_ssl_version() -> None:
     result = run_ssl("--version")
     assert result.returncode == 0
     assert result.stdout.strip().endswith(f"{__version__} (plugin API {PLUGIN_API_VERSION})")
+
+
+def test_a_plugin_written_for_a_newer_plugin_api_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "future.py").write_text(f"SPARSE_SHARING_PLUGIN_API = {PLUGIN_API_VERSION + 1}\n")
+    result = run_ssl("components", "--include-package", "future", cwd=tmp_path)
+    assert result.returncode == 2
+    assert (f"--include-package future: future is written for plugin API {PLUGIN_API_VERSION + 1}, but this "
+            f"sparse-sharing provides plugin API {PLUGIN_API_VERSION}: upgrade sparse-sharing") in result.stderr

@@ -11,6 +11,7 @@ rehearsal trains is thrown away with the experiment.
 from __future__ import annotations
 
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -42,7 +43,11 @@ def rehearse(experiment: Experiment, sentences: int = SENTENCES) -> None:
         paths = RunPaths(Path(directory))
         trainer = Trainer(short, model, data, experiment.vocab, paths, joint_callbacks(short), experiment.tasks,
                           stage="validate", log_evaluations=False)
-        trainer.train()
+        with warnings.catch_warnings():
+            # A task the sampler never drew in these few steps leaves its optimizer unstepped when the
+            # scheduler steps at the epoch's end, which torch warns about; a real epoch draws every task.
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)` before")
+            trainer.train()
         restore_trainer(trainer, paths.last_checkpoint)
 
 
