@@ -184,3 +184,26 @@ def test_an_old_form_metric_is_adapted_with_a_warning() -> None:
     assert metric.compute() == {"score": 2.0}
     with pytest.raises(ValueError, match="1 predicted tags for 2 gold tags"):
         metric.update([["O"]], [["O", "O"]])
+
+
+def test_an_optional_argument_must_keep_the_contracts_keyword_name() -> None:
+    """``reader.read(path, with_tags=False)``: the framework passes it by name."""
+    registry = fresh("dataset_reader")
+
+    class Renamed:
+        tag_scheme = "none"
+
+        def __init__(self, config: Any) -> None: ...
+
+        def read(self, path: str, tags: bool = True) -> list: ...
+
+        def read_words(self, path: str) -> list: ...
+
+    with pytest.raises(PluginError, match=r"`read\(self, path: str, tags: bool = True\) -> list` cannot take the "
+                                          r"framework's call; .*`read\(self, path: str, with_tags: bool = True\)"):
+        registry.register("renamed", config=config_class(registry, "renamed"))(Renamed)
+
+    class PositionalRenamed(Renamed):  # positional parameters may be named as the author likes
+        def read(self, file: str, with_tags: bool = True) -> list: ...  # type: ignore[override]
+
+    registry.register("fine", config=config_class(registry, "fine"))(PositionalRenamed)

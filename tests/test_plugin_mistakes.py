@@ -171,7 +171,7 @@ def test_a_class_that_does_not_fit_is_refused_when_the_plugin_loads(tmp_path: Pa
 def test_an_include_that_registers_nothing_says_so(tmp_path: Path) -> None:
     (tmp_path / "my_ext").mkdir()  # a folder without __init__.py: an empty namespace package
     result = run_ssl("components", "--include-package", "my_ext", cwd=tmp_path)
-    assert result.returncode == 2
+    assert result.returncode == 0  # said, not refused: a package may be imported for its side effects
     assert (f"--include-package my_ext imported 'my_ext' as a namespace package (a folder without __init__.py: "
             f"{tmp_path / 'my_ext'}) but it registered no component") in result.stderr
 

@@ -7,16 +7,19 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+import logging
 import sys
 import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Iterable
 
-from sparse_sharing.errors import ConfigError, PluginError, UserError
+from sparse_sharing.errors import ConfigError, UserError
 from sparse_sharing.registry.kinds import ALL_KINDS
 from sparse_sharing.registry.registry import ENTRY_POINT_GROUP
 from sparse_sharing.registry.versions import check_declared_api
+
+logger = logging.getLogger(__name__)
 
 
 def import_plugins(include_packages: Iterable[str] = ()) -> None:
@@ -43,9 +46,9 @@ def import_plugins(include_packages: Iterable[str] = ()) -> None:
         before = _registered()
         module = _import_named(package)
         check_declared_api(module, f"--include-package {package}")
-        if _registered() == before and not _registers(package):
-            raise PluginError(f"--include-package {package} imported {_origin(module)} but it registered no "
-                              f"component. {_hint(module)}")
+        if _registered() == before and not _registers(package):  # said, not refused: importing it may be all it is for
+            logger.warning("--include-package %s imported %s but it registered no component. %s", package,
+                           _origin(module), _hint(module))
 
 
 def _registered() -> dict[str, list[str]]:
