@@ -49,7 +49,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
         lines = [" ".join("/".join(token.split()[:2]) for token in sentence) for sentence in read_sentences(path)]
         (root / "data" / f"{split}.pos").write_text("\n".join(lines) + "\n", encoding="utf-8")
         words.update(token.split()[0] for sentence in read_sentences(path) for token in sentence)
-    vectors = {word: [((sum(map(ord, word)) >> shift) % 7 - 3) / 10 for shift in range(8)] for word in sorted(words)[::2]}
+    vectors = {word: [((sum(map(ord, word)) >> shift) % 7 - 3) / 10 for shift in range(8)]
+               for word in sorted(words)[::2]}  # half the words: the others start at random
     (root / "vectors.json").write_text(json.dumps(vectors), encoding="utf-8")
     return root
 
@@ -69,7 +70,8 @@ def config(root: Path, **changes: Any) -> Path:
         "vocabulary": {"lowercase_words": False, "min_count": 1, "pretrained_words": "none"},
         "model": {
             "token_embedders": [
-                {"type": "word", "dim": 8, "pretrained": {"source": "json_vectors", "path": str(root / "vectors.json")}},
+                {"type": "word", "dim": 8,
+                 "pretrained": {"source": "json_vectors", "path": str(root / "vectors.json")}},
                 {"type": "word_shape", "dim": 4},
             ],
             "encoder": {"type": "feedforward", "hidden_size": 8},

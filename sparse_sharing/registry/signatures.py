@@ -164,7 +164,8 @@ def describe(name: str, signature: inspect.Signature, self_first: bool = False) 
             text += f" = {parameter.default!r}"
         parts.append(text)
         previous = parameter.kind
-    returns = "" if signature.return_annotation is signature.empty else f" -> {_annotation(signature.return_annotation)}"
+    returned = signature.return_annotation
+    returns = "" if returned is signature.empty else f" -> {_annotation(returned)}"
     return f"{name}({', '.join(parts)}){returns}"
 
 
