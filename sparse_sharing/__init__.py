@@ -1,4 +1,5 @@
-"""sparse-sharing: multi-task sequence labelling with swappable sharing strategies.
+"""sparse-sharing: multi-task sequence labelling with sparse sharing and the sharing baselines, as
+swappable config blocks.
 
 The Python API (``sparse_sharing.api``) is importable from the package itself — ``Tagger``,
 ``train``, ``evaluate`` — and loaded on first use, so ``import sparse_sharing`` stays light (no
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+__version__ = "0.2.0.dev0"  # the one place the version is written; pyproject.toml reads it
 __all__ = ["Tagger", "evaluate", "train"]
 
 

@@ -95,7 +95,7 @@ class Tagger:
             reader = self.readers[task]
             for row, tags in zip(tagged, predict_tags(self.models[task], instances, task, self.vocab, size,
                                                       self.device)):
-                row[task] = convert_tags(tags, reader.tag_scheme, reader.file_scheme)
+                row[task] = convert_tags(tags, reader.tag_scheme, getattr(reader, "file_scheme", reader.tag_scheme))
         return tagged
 
     def evaluate(self, data: str | Path, tasks: Sequence[str] | None = None) -> dict[str, dict[str, float]]:

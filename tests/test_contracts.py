@@ -44,7 +44,7 @@ def test_a_class_without_the_contracts_methods_is_refused_at_registration() -> N
 
 
 def test_what_a_factory_builds_must_meet_the_contract_attributes_included() -> None:
-    encoders = Registry("encoder", "Encoders for the tests.", contracts.Encoder)
+    encoders = Registry("encoder", "Encoders for the tests.", contracts.Encoder, runtime=("input_dim",))
 
     class NoDimConfig(ComponentConfig):
         type: Literal["no_dim"]

@@ -9,6 +9,7 @@ are swapped for the tiny corpus to keep the runs to seconds.
 """
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import os
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run_ssl, write_tiny_corpus
+from sparse_sharing.registry import PLUGIN_API_VERSION
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "ssl-examples"
 
@@ -90,3 +92,10 @@ def test_without_the_plugin_its_names_get_the_registry_error(tmp_path: Path, cor
                        ("selection", "sparsest_within"), ("pretrained_vectors", "word2vec")):
         assert f"'{name}' is not a registered {kind}." in result.stderr, result.stderr
     assert "--include-package PKG" in result.stderr and "'sparse_sharing.plugins'" in result.stderr
+
+
+def test_the_example_declares_the_current_plugin_api() -> None:
+    module = ast.parse((EXAMPLE / "src" / "ssl_examples" / "__init__.py").read_text(encoding="utf-8"))
+    declared = {node.targets[0].id: node.value.value for node in module.body
+                if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
+    assert declared["SPARSE_SHARING_PLUGIN_API"] == PLUGIN_API_VERSION

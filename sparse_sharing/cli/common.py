@@ -17,6 +17,7 @@ from sparse_sharing.components.callbacks.progress import add_console_handler
 from sparse_sharing.errors import USER_ERROR_STATUS, UserError
 from sparse_sharing.processes import parent_from_environment, when_parent_ends
 from sparse_sharing.registry import import_plugins
+from sparse_sharing.registry.failures import describe_plugin_failure
 from sparse_sharing.training.trainer import seed_everything
 
 
@@ -58,10 +59,11 @@ def debug_requested() -> bool:
 
 
 def error_boundary(command: Callable) -> Callable:
-    """What every command runs inside: a user's mistake is one message on stderr and exit status 2,
-    a fault of the machine (``MachineFault``: a full disk, 3; exhausted memory, 4) one message and
-    its status, without a traceback unless ``ssl --debug`` asks for it; anything else is a bug and
-    keeps its traceback. A failed allocation that no stage has described yet is a fault too."""
+    """What every command runs inside: a user's mistake, or an exception raised inside a plugin's
+    code, is one message on stderr and exit status 2; a fault of the machine (``MachineFault``: a
+    full disk, 3; exhausted memory, 4) one message and its status; no traceback unless ``ssl
+    --debug`` asks for it. Anything else is a bug and keeps its traceback. A failed allocation
+    that no stage has described yet is a fault too, in plugin code as anywhere."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -74,14 +76,17 @@ def error_boundary(command: Callable) -> Callable:
             sys.exit(130)
         except Exception as error:
             fault = as_fault(error)
-            if fault is None:
+            if fault is not None:
+                _exit_with(fault, fault.exit_status)
+            message = describe_plugin_failure(error)  # a plugin's bug is its author's, reported like a user error
+            if message is None:
                 raise
-            _exit_with(fault, fault.exit_status)
+            _exit_with(message, USER_ERROR_STATUS)
 
     return wrapper
 
 
-def _exit_with(error: BaseException, status: int) -> NoReturn:
+def _exit_with(error: BaseException | str, status: int) -> NoReturn:
     try:
         if debug_requested():
             traceback.print_exc()

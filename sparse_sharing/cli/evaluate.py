@@ -12,6 +12,15 @@ from sparse_sharing.cli.common import device_option, error_boundary, include_pac
 from sparse_sharing.files import atomic_write
 
 
+def main_figures(metric: str, figures: dict[str, float]) -> str:
+    """The figures worth a line, per-type ones (``f1-PER``) left to --output: the score under the metric's
+    name where no other figure repeats it (a built-in's ``accuracy`` or ``f1`` does; a plugin's may not)."""
+    named = {k: v for k, v in figures.items() if k != "score" and "-" not in k}
+    if figures["score"] not in named.values():
+        named = {metric: figures["score"], **named}
+    return ", ".join(f"{k} {v:.2f}" for k, v in named.items())
+
+
 @click.command("evaluate")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.argument("data_file")
@@ -32,8 +41,7 @@ def evaluate_command(run_dir: Path, data_file: str, tasks: tuple[str, ...], outp
     for task in tagger.tasks:
         figures = tagger.evaluate(data_file, tasks=[task])[task]
         results[task] = figures
-        main = ", ".join(f"{k} {v:.2f}" for k, v in figures.items() if k != "score" and "-" not in k)
-        click.echo(f"{task}: {main}")
+        click.echo(f"{task}: {main_figures(tagger.config.tasks[task].metric.type, figures)}")
     if output is not None:
         atomic_write(output, lambda s: s.write((json.dumps(results, indent=2) + "\n").encode()))
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 import typing
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from sparse_sharing.errors import UserError
 from sparse_sharing.registry import ALL_KINDS, Nested, did_you_mean
 from sparse_sharing.training.experiment import build_experiment, check_experiment
 from sparse_sharing.training.model import parameter_counts
+from sparse_sharing.training.rehearsal import SENTENCES, rehearse
 
 
 def _type_name(field: FieldInfo) -> str:
@@ -98,15 +100,20 @@ def schema_command(sweep: bool, include_packages: tuple[str, ...]) -> None:
 @error_boundary
 def validate_command(config_path: Path, overrides: tuple[str, ...], ext_vars: tuple[str, ...],
                      jpaths: tuple[Path, ...], include_packages: tuple[str, ...], device: str | None) -> None:
-    """Check CONFIG as `ssl train` does before it starts: validate it, read the data, build the
-    vocabulary and model; no training, nothing written."""
+    """Check CONFIG as `ssl train` does before it starts (validate it, read the data, build the
+    vocabulary, the model and every component), then rehearse: one short epoch of every component
+    on a few sentences of each task, in a temporary directory that is removed. Nothing is written."""
+    started = time.monotonic()
     setup_console_logging()
     load_components(include_packages)
     _, config = load_experiment(config_path, ext_vars, overrides, jpaths, device)
     set_threads_and_seeds(config)
     experiment = build_experiment(config)
     check_experiment(experiment)
-    counts = parameter_counts(experiment.model)
+    counts = parameter_counts(experiment.model)  # before the rehearsal trains the model
+    rehearsal_started = time.monotonic()
+    rehearse(experiment)
+    rehearsal_seconds = time.monotonic() - rehearsal_started
     click.echo(f"{config_path}: OK")
     click.echo(f"  strategy {config.model.sharing.type}; tasks {', '.join(experiment.tasks)}")
     for task in experiment.tasks:
@@ -117,3 +124,5 @@ def validate_command(config_path: Path, overrides: tuple[str, ...], ext_vars: tu
     click.echo(f"  vocabulary: {len(experiment.vocab.words)} words, {len(experiment.vocab.chars)} characters")
     click.echo(f"  parameters: {counts['paper']:,} in the paper's convention (BiLSTM + char conv), "
                f"{counts['total']:,} in total")
+    click.echo(f"  every component built and run on {SENTENCES} sentences a task and split "
+               f"({rehearsal_seconds:.1f} s of {time.monotonic() - started:.1f} s)")

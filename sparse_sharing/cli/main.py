@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import click
+
+from sparse_sharing import __version__
 
 from sparse_sharing.cli.compare import compare_command
 from sparse_sharing.cli.corpus import corpus_command
@@ -14,10 +17,11 @@ from sparse_sharing.cli.masks import masks_command
 from sparse_sharing.cli.serve import serve_command
 from sparse_sharing.cli.sweep import sweep_command
 from sparse_sharing.cli.train import train_command
+from sparse_sharing.registry import PLUGIN_API_VERSION, PluginDeprecationWarning
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="sparse-sharing")
+@click.version_option(__version__, message=f"%(prog)s %(version)s (plugin API {PLUGIN_API_VERSION})")
 @click.option("--debug", is_flag=True, help="Show the traceback of an error as well as its message.")
 def cli(debug: bool) -> None:
     """Multi-task sequence labelling with swappable sharing strategies."""
@@ -43,4 +47,5 @@ def keep_working_directory_out_of_imports() -> None:
 
 def main() -> None:
     keep_working_directory_out_of_imports()
+    warnings.simplefilter("default", PluginDeprecationWarning)  # Python hides DeprecationWarning outside __main__
     cli()

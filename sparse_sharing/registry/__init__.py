@@ -17,11 +17,17 @@ from sparse_sharing.registry.kinds import (
     TOKEN_EMBEDDERS,
 )
 from sparse_sharing.registry.plugins import import_plugins
+from sparse_sharing.registry.versions import (
+    OLDEST_PLUGIN_API_VERSION,
+    PLUGIN_API_VERSION,
+    PluginDeprecationWarning,
+)
 from sparse_sharing.registry.registry import (
     ENTRY_POINT_GROUP,
     ComponentConfig,
     Nested,
     Registry,
+    SourceConfig,
     did_you_mean,
     nearest,
     unknown_name_message,
@@ -29,7 +35,8 @@ from sparse_sharing.registry.registry import (
 
 __all__ = [
     "ALL_KINDS", "CALLBACKS", "DATASET_READERS", "ENCODERS", "ENTRY_POINT_GROUP", "HEADS", "LR_SCHEDULERS",
-    "MASKS", "METRICS", "OPTIMIZERS", "PRETRAINED_VECTORS", "PRUNERS", "SAMPLERS", "SELECTIONS", "SHARING",
-    "TOKEN_EMBEDDERS", "ComponentConfig", "Nested", "Registry", "did_you_mean", "import_plugins", "nearest",
+    "MASKS", "METRICS", "OLDEST_PLUGIN_API_VERSION", "OPTIMIZERS", "PLUGIN_API_VERSION", "PRETRAINED_VECTORS",
+    "PRUNERS", "SAMPLERS", "SELECTIONS", "SHARING", "TOKEN_EMBEDDERS", "ComponentConfig", "Nested",
+    "PluginDeprecationWarning", "Registry", "SourceConfig", "did_you_mean", "import_plugins", "nearest",
     "unknown_name_message",
 ]

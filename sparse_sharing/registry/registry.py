@@ -7,13 +7,19 @@ before anything is built, with the exact config path. A component config may its
 component of another kind (the mask search names a pruner): it declares that field with
 ``Nested(REGISTRY)`` and the field becomes that registry's union when the schema is built.
 
-Each registry holds its kind's contract (``registry.contracts``); a class registered under
-it must have the contract's methods, and whatever a factory builds must meet it whole, so a
-plugin that does not fit fails where it is registered or built, with the names it lacks.
+Each registry holds its kind's contract (``registry.contracts``) and the runtime keywords its
+factories are called with. A class registered under it must be concrete, take
+``factory(config, **runtime)`` and have every contract method in a form the framework can call
+(``registry.signatures``); its config must derive from the kind's base (``ComponentConfig``), so
+unknown keys are refused. Whatever a factory builds must meet the contract whole. A plugin that
+does not fit fails where it is registered or built, with one message naming the component, the
+method, both signatures and the section of docs/plugins.md.
 """
 from __future__ import annotations
 
 import difflib
+import inspect
+import warnings
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable, Generic, Literal, TypeVar, Union, get_args, get_origin
 
@@ -21,6 +27,15 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, create_model
 from pydantic_core import PydanticCustomError
 
 from sparse_sharing.errors import ConfigError, PluginError
+from sparse_sharing.registry.signatures import (
+    Mismatch,
+    OldForm,
+    check_factory,
+    check_methods,
+    describe,
+    is_protocol,
+)
+from sparse_sharing.registry.versions import PLUGIN_API_VERSION, PluginDeprecationWarning
 
 T = TypeVar("T")
 
@@ -34,6 +49,14 @@ class ComponentConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: str
+
+
+class SourceConfig(BaseModel):
+    """Base of a config tagged by ``source`` rather than ``type`` (pretrained vectors): unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str
 
 
 @dataclass(frozen=True)
@@ -76,20 +99,27 @@ def unknown_name_message(kind: str, name: str, registered: list[str]) -> str:
 class Registry(Generic[T]):
     """Names to (factory, config class) for one kind of component, and the kind's contract.
 
-    ``tag`` is the config key that names the component (``type``; ``source`` for pretrained
-    vectors, whose configs said so before they were a registry).
+    ``runtime`` are the keywords its factories are called with besides the config; ``tag`` is the
+    config key that names the component (``type``; ``source`` for pretrained vectors, whose configs
+    said so before they were a registry), and ``config_base`` the class every config derives from.
     """
 
-    def __init__(self, kind: str, description: str, contract: type | None = None, tag: str = "type") -> None:
+    def __init__(self, kind: str, description: str, contract: type | None = None, tag: str = "type",
+                 runtime: tuple[str, ...] = (), config_base: type[BaseModel] = ComponentConfig) -> None:
         self.kind = kind
         self.description = description
         self.contract = contract
         self.tag = tag
+        self.runtime = runtime
+        self.config_base = config_base
         self._entries: dict[str, Entry] = {}
+        self._checked: dict[type, list[OldForm]] = {}  # class → the old forms its methods use
+        self._built: dict[type, str] = {}  # class of what a function factory built → its entry's name
 
     def register(self, name: str, config: type[BaseModel]) -> Callable[[Callable[..., T]], Callable[..., T]]:
         """Decorator: register a class or function that is called as ``factory(config, **runtime)``."""
         _check_discriminator(self.kind, self.tag, name, config)
+        self._check_config_base(name, config)
 
         def decorate(factory: Callable[..., T]) -> Callable[..., T]:
             if name in self._entries:
@@ -98,11 +128,12 @@ class Registry(Generic[T]):
                     f"cannot register {_qualified(factory)} as {self.kind} '{name}': "
                     f"that name is already taken by {_qualified(existing)}"
                 )
+            subject = f"{self.kind} '{name}' ({_qualified(factory)})"
+            mismatch = check_factory(factory, self.runtime) if self.contract is not None else None
+            if mismatch is not None:
+                raise PluginError(self._mismatch_message(subject, mismatch, "factory"))
             if isinstance(factory, type) and self.contract is not None:
-                missing = [m for m in contract_methods(self.contract) if not callable(getattr(factory, m, None))]
-                if missing:
-                    raise PluginError(self._contract_message(f"{_qualified(factory)}, registered as '{name}',",
-                                                             missing))
+                self._check_class(factory, subject)
             self._entries[name] = Entry(name, factory, config)
             return factory
 
@@ -121,14 +152,34 @@ class Registry(Generic[T]):
             raise ConfigError(unknown_name_message(self.kind, name, self.names())) from None
 
     def build(self, config: BaseModel, **runtime: Any) -> T:
-        """Build from a validated config; runtime facts (sizes, vocabularies) come as keywords."""
+        """Build from a validated config; runtime facts (sizes, vocabularies) come as keywords.
+
+        What a function factory builds is checked like a registered class, once per class; an
+        old form of a contract method is adapted on the instance, so the framework's call reaches it.
+        """
         entry = self.get(getattr(config, self.tag))
         built = entry.factory(config, **runtime)
-        if self.contract is not None and not isinstance(built, self.contract):
+        if self.contract is None:
+            return built
+        subject = f"{self.kind} '{entry.name}' (built by {_qualified(entry.factory)})"
+        if not isinstance(built, self.contract):
             missing = [m for m in contract_members(self.contract) if not hasattr(built, m)]
-            raise PluginError(self._contract_message(
-                f"{self.kind} '{entry.name}' (built by {_qualified(entry.factory)})", missing))
+            raise PluginError(self._contract_message(subject, missing))
+        if not isinstance(entry.factory, type):
+            self._built[type(built)] = entry.name
+        for form in self._check_class(type(built), subject):
+            setattr(built, form.method, form.adapt(getattr(built, form.method)))
         return built
+
+    def owner(self, obj: Any) -> Entry | None:
+        """The entry that built ``obj``: a registered class it is an instance of, or the function that built
+        an object of its class."""
+        mro = type(obj).__mro__
+        classes = [e for e in self.entries() if isinstance(e.factory, type) and e.factory in mro]
+        if classes:  # the most derived: a plugin's subclass of a built-in is the plugin's
+            return min(classes, key=lambda e: mro.index(e.factory))
+        name = self._built.get(type(obj))
+        return self._entries.get(name) if name is not None else None
 
     def union(self) -> Any:
         """The type of a config block naming one of these components, from what is registered now.
@@ -149,10 +200,65 @@ class Registry(Generic[T]):
                 "message": unknown_name_message(self.kind, name, self.names()), "tag": self.tag})
         return value
 
+    def _check_class(self, klass: type, subject: str) -> list[OldForm]:
+        """Refuse a class that cannot serve as this kind (abstract, or a contract method the framework cannot
+        call); the old forms its methods use, warned about once."""
+        if klass in self._checked:
+            return self._checked[klass]
+        if inspect.isabstract(klass):
+            left = ", ".join(f"`{m}`" for m in sorted(klass.__abstractmethods__))
+            raise PluginError(f"{subject} is abstract: it leaves {left} unimplemented, so it cannot be built. "
+                              f"Define {'them' if ',' in left else 'it'}; see {self.doc_section}.")
+        if not is_protocol(self.contract):
+            self._checked[klass] = []
+            return []
+        mismatches, old_forms = check_methods(self.contract, klass, contract_methods(self.contract))
+        if mismatches:
+            raise PluginError("; ".join(self._mismatch_message(subject, m) for m in mismatches))
+        for form in old_forms:
+            _warn_old_form(subject, klass, form, self.contract)
+        self._checked[klass] = old_forms
+        return old_forms
+
+    def _check_config_base(self, name: str, config: type[BaseModel]) -> None:
+        base = self.config_base
+        if not issubclass(config, base) or config.model_config.get("extra") != "forbid":
+            raise PluginError(
+                f"{config.__module__}.{config.__qualname__}, the config of {self.kind} '{name}', must derive from "
+                f"sparse_sharing.registry.{base.__name__} and keep its extra='forbid', so that a misspelt key in a "
+                f"config is refused instead of ignored; see {self.doc_section}.")
+
+    @property
+    def doc_section(self) -> str:
+        return f"docs/plugins.md#{self.kind}"
+
+    def _mismatch_message(self, subject: str, mismatch: Mismatch, role: str = "contract") -> str:
+        if mismatch.found == "missing":
+            return (f"{subject} lacks `{mismatch.method}`, which the {self.kind} contract requires: "
+                    f"`{mismatch.expected}`; see {self.doc_section}")
+        called = "is called as" if role == "factory" else "has the contract's"
+        return (f"{subject}: `{mismatch.found}` cannot take the framework's call; the {self.kind} {role} "
+                f"{called} `{mismatch.expected}` (plugin API {PLUGIN_API_VERSION}); see {self.doc_section}")
+
     def _contract_message(self, subject: str, missing: list[str]) -> str:
         return (f"{subject} does not meet the {self.kind} contract "
                 f"(sparse_sharing.registry.contracts.{self.contract.__name__}): it lacks "
-                f"{', '.join(f'`{m}`' for m in missing) or 'a required base class'}. See docs/plugins.md.")
+                f"{', '.join(f'`{m}`' for m in missing) or 'a required base class'}. See {self.doc_section}.")
+
+
+def _warn_old_form(subject: str, klass: type, form: OldForm, contract: type) -> None:
+    """One warning per class, pointing at the old method's definition in the plugin's file."""
+    method = getattr(klass, form.method)
+    code = getattr(method, "__code__", None)
+    new = describe(form.method, inspect.signature(getattr(contract, form.method)))
+    message = (f"{subject}: `{describe(form.method, inspect.signature(method))}` is the form of plugin API "
+               f"{form.replaced_in - 1}; since plugin API {form.replaced_in} it is `{new}`. It is adapted for now "
+               f"and will be refused in a later release: write the new form (docs/plugins.md#changes).")
+    if code is None:
+        warnings.warn(message, PluginDeprecationWarning, stacklevel=2)
+    else:
+        warnings.warn_explicit(message, PluginDeprecationWarning, code.co_filename, code.co_firstlineno,
+                               module=klass.__module__)
 
 
 def contract_members(contract: type) -> list[str]:

@@ -2,19 +2,21 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import BaseModel
 
 from sparse_sharing.components.data.vocabulary import Vocabulary
 from sparse_sharing.config.schema import trained_tasks, validate_experiment
 from sparse_sharing.devices import resolve_device
 from sparse_sharing.errors import ConfigError, RunDirError
-from sparse_sharing.files import first_line, load_torch, load_weights
+from sparse_sharing.files import check_loads_safely, first_line, load_torch, load_weights
 from sparse_sharing.paths import RunPaths
-from sparse_sharing.registry import SELECTIONS
+from sparse_sharing.registry import ALL_KINDS, CALLBACKS, MASKS, METRICS, SAMPLERS, SELECTIONS, Registry
 from sparse_sharing.registry.contracts import MaskedSharing
 from sparse_sharing.training.data_setup import TaskData, build_vocabulary, index_tasks, read_tasks
 from sparse_sharing.training.memory import building_model
@@ -58,15 +60,54 @@ def uses_masks(model: MultiTaskTagger) -> bool:
 
 
 def check_experiment(experiment: Experiment) -> None:
-    """What `ssl train` refuses before it starts, so that `ssl validate` refuses it too."""
+    """What `ssl train` refuses before it starts, so that `ssl validate` refuses it too.
+
+    Every component the run builds later (the sampler, callbacks, metrics, the mask source and the
+    components its config names) is built once here, before the run directory exists: a plugin
+    that cannot be built, or whose state a checkpoint could not hold, fails now and leaves nothing
+    behind. Built-ins draw nothing from the global random state when built, so this does not
+    change what the run trains.
+    """
     config = experiment.config
     if uses_masks(experiment.model) and config.masks is None:
         raise ConfigError(f"masks: sharing '{config.model.sharing.type}' needs a `masks` block: "
                           f"{{type: 'search', ...}} or {{type: 'from_run', path: ...}}")
-    selection = getattr(config.masks, "selection", None)
-    check_tasks = getattr(SELECTIONS.build(selection), "check_tasks", None) if selection is not None else None
-    if check_tasks is not None:  # a rule that depends on the tasks (one kept fraction each) sees them now
-        check_tasks(experiment.tasks)
+    trainer = config.trainer
+    sizes = {t: math.ceil(len(experiment.data[t].instances["train"]) / trainer.batch_size) for t in experiment.tasks}
+    check_loads_safely(SAMPLERS.build(trainer.sampler, sizes=sizes, seed=config.seed).state_dict(),
+                       f"sampler '{trainer.sampler.type}'")
+    for callback_config in trainer.callbacks:
+        check_loads_safely(CALLBACKS.build(callback_config).state_dict(), f"callback '{callback_config.type}'")
+    for task in experiment.tasks:
+        METRICS.build(config.tasks[task].metric)
+    if uses_masks(experiment.model):
+        MASKS.build(config.masks)
+        for registry, component_config in nested_components(config.masks):
+            component = registry.build(component_config)
+            check_tasks = getattr(component, "check_tasks", None)
+            if registry is SELECTIONS and check_tasks is not None:  # a rule that depends on the tasks sees them now
+                check_tasks(experiment.tasks)
+
+
+def nested_components(config: BaseModel) -> list[tuple[Registry, BaseModel]]:
+    """The component configs inside a component's config (a search's pruner and selection), with their
+    registries, at any depth."""
+    found = []
+    for name in type(config).model_fields:
+        value = getattr(config, name)
+        registry = _registry_of(value) if isinstance(value, BaseModel) else None
+        if registry is not None:
+            found.append((registry, value))
+            found.extend(nested_components(value))
+    return found
+
+
+def _registry_of(config: BaseModel) -> Registry | None:
+    for registry in ALL_KINDS.values():
+        name = getattr(config, registry.tag, None)
+        if isinstance(name, str) and name in registry.names() and isinstance(config, registry.get(name).config):
+            return registry
+    return None
 
 
 def read_run_json(path: Path) -> Any:

@@ -163,10 +163,7 @@ class ExperimentRunner:
         """All tasks together, from the last epoch checkpoint when resuming."""
         experiment, paths = self.experiment, self.paths
         config = experiment.config
-        callbacks = [CALLBACKS.build(c) for c in config.trainer.callbacks]
-        if not any(c.type == "checkpoint" for c in config.trainer.callbacks):
-            callbacks.append(CALLBACKS.build(CALLBACKS.get("checkpoint").config(type="checkpoint")))
-        trainer = Trainer(config, experiment.model, experiment.data, experiment.vocab, paths, callbacks,
+        trainer = Trainer(config, experiment.model, experiment.data, experiment.vocab, paths, joint_callbacks(config),
                           experiment.tasks, extra_metrics=extra_metrics, stage="train")
         if self.resume and paths.last_checkpoint.is_file():
             restore_trainer(trainer, paths.last_checkpoint)
@@ -338,6 +335,14 @@ def warmup_seconds(paths: RunPaths) -> float | None:
         return json.loads(paths.warmup_run.metrics.read_text(encoding="utf-8"))["training_seconds"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def joint_callbacks(config: Any) -> list:
+    """The config's callbacks, and a checkpoint callback where it names none: joint training can always resume."""
+    callbacks = [CALLBACKS.build(c) for c in config.trainer.callbacks]
+    if not any(c.type == "checkpoint" for c in config.trainer.callbacks):
+        callbacks.append(CALLBACKS.build(CALLBACKS.get("checkpoint").config(type="checkpoint")))
+    return callbacks
 
 
 def progress_callbacks(config: Any, tensorboard: bool = False) -> list:

@@ -11,6 +11,10 @@ class Callback:
     not imported): ``step``, ``epoch``, ``model``, ``paths``, ``history``, ``should_stop``...
     """
 
+    def __init__(self, config: Any = None) -> None:
+        """Built as ``factory(config)``; the config is kept for the hooks."""
+        self.config = config
+
     def on_train_start(self, trainer: Any) -> None:
         pass
 

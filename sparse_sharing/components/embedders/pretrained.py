@@ -11,19 +11,16 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from sparse_sharing.errors import ConfigError, DataError
-from sparse_sharing.registry import PRETRAINED_VECTORS
+from sparse_sharing.registry import PRETRAINED_VECTORS, SourceConfig
 
 Vectors = tuple[tuple[str, ...], np.ndarray]
 
 
-class PretrainedSourceConfig(BaseModel):
+class PretrainedSourceConfig(SourceConfig):
     """Base of a pretrained-vectors source's config: ``source`` names the registered source."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    source: str
 
 
 class GloveFileConfig(PretrainedSourceConfig):

@@ -5,7 +5,7 @@ from typing import Literal, Sequence
 
 from pydantic import Field
 
-from sparse_sharing.components.metrics.base import Metric
+from sparse_sharing.components.metrics.base import Metric, check_aligned
 from sparse_sharing.registry import METRICS, ComponentConfig
 
 
@@ -25,7 +25,8 @@ class Accuracy(Metric):
         self._correct = 0
         self._total = 0
 
-    def _add(self, predicted: Sequence[Sequence[str]], gold: Sequence[Sequence[str]]) -> None:
+    def update(self, predicted: Sequence[Sequence[str]], gold: Sequence[Sequence[str]]) -> None:
+        check_aligned(predicted, gold)
         for predicted_tags, gold_tags in zip(predicted, gold):
             self._correct += sum(p == g for p, g in zip(predicted_tags, gold_tags))
             self._total += len(gold_tags)

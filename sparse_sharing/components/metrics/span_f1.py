@@ -12,7 +12,7 @@ from typing import Literal, Sequence
 
 from pydantic import Field
 
-from sparse_sharing.components.metrics.base import Metric
+from sparse_sharing.components.metrics.base import Metric, check_aligned
 from sparse_sharing.registry import METRICS, ComponentConfig
 
 
@@ -36,7 +36,8 @@ class SpanF1(Metric):
         self._predicted: list[list[str]] = []
         self._gold: list[list[str]] = []
 
-    def _add(self, predicted: Sequence[Sequence[str]], gold: Sequence[Sequence[str]]) -> None:
+    def update(self, predicted: Sequence[Sequence[str]], gold: Sequence[Sequence[str]]) -> None:
+        check_aligned(predicted, gold)
         # seqeval recognises sentences only as lists, so other sequences are copied into lists.
         self._predicted.extend(list(tags) for tags in predicted)
         self._gold.extend(list(tags) for tags in gold)

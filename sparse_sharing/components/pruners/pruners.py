@@ -12,11 +12,13 @@ Schedule (paper): ``rate = 1 − final_kept^(1/rounds)``, so ``rounds`` rounds r
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from typing import Literal, Mapping
 
 import torch
 from pydantic import Field
 
+from sparse_sharing.errors import PluginError
 from sparse_sharing.registry import PRUNERS, ComponentConfig
 
 Masks = dict[str, torch.Tensor]
@@ -33,8 +35,15 @@ class PruningScheduleConfig(ComponentConfig):
         "layerwise: the same fraction removed from every tensor.")
 
 
-class Pruner:
-    """Removes the lowest-scoring kept entries; subclasses say what the score is."""
+class Pruner(ABC):
+    """Removes the lowest-scoring kept entries; subclasses say what the score is (``scores``).
+
+    How many entries each tensor loses is fixed by the schedule, not by the scores: with ``scope:
+    layerwise`` the same share of every tensor, with ``scope: global`` the share a global magnitude
+    threshold would take from each tensor (the paper's rule). ``scores`` then only orders the kept
+    entries within each tensor. A pruner that decides the counts too implements the contract's
+    ``prune`` itself, without this base.
+    """
 
     def __init__(self, config: PruningScheduleConfig) -> None:
         self.config = config
@@ -60,11 +69,16 @@ class Pruner:
         _check_matching(weights, mask)
         counts = removal_counts(weights, mask, self.rate, self.config.scope)
         scores = self.scores(weights, mask)
+        _check_scores(self, scores, mask)
         return {name: remove_lowest(scores[name], mask[name], counts[name]) for name in mask}
 
+    @abstractmethod
     def scores(self, weights: Mapping[str, torch.Tensor], mask: Mapping[str, torch.Tensor]) -> Masks:
-        """Per entry: the lower, the sooner it is pruned."""
-        raise NotImplementedError
+        """Name → a float tensor of the weight's shape: per entry, the lower, the sooner it is pruned.
+
+        ``weights`` and ``mask`` (bool, True = kept) are name → tensor dicts on the CPU, detached; the
+        scores of entries already pruned are ignored.
+        """
 
 
 class MagnitudePrunerConfig(PruningScheduleConfig):
@@ -138,6 +152,17 @@ def _check_matching(weights: Mapping[str, torch.Tensor], mask: Mapping[str, torc
         if m.dtype != torch.bool or m.shape != weights[name].shape:
             raise ValueError(f"mask '{name}' is {m.dtype} {tuple(m.shape)}; expected torch.bool "
                              f"{tuple(weights[name].shape)}")
+
+
+def _check_scores(pruner: Pruner, scores: object, mask: Mapping[str, torch.Tensor]) -> None:
+    """A plugin's ``scores`` that returns something else is named here, not by a KeyError deep in the pruning."""
+    fits = isinstance(scores, Mapping) and set(scores) == set(mask) and all(
+        isinstance(scores[n], torch.Tensor) and scores[n].shape == m.shape for n, m in mask.items())
+    if not fits:
+        got = (f"keys {sorted(scores)}" if isinstance(scores, Mapping) else type(scores).__name__)
+        raise PluginError(f"pruner '{pruner.config.type}' ({type(pruner).__module__}.{type(pruner).__qualname__}): "
+                          f"scores(weights, mask) must return a dict of every tensor's name ({', '.join(sorted(mask))}) "
+                          f"→ a tensor of its shape; it returned {got}. See docs/plugins.md#pruner.")
 
 
 def _raw_bytes(tensor: torch.Tensor) -> bytes:
