@@ -4,20 +4,11 @@ from pathlib import Path
 
 import click
 
-from sparse_sharing.cli.common import (
-    config_options,
-    device_option,
-    error_boundary,
-    load_components,
-    set_threads_and_seeds,
-    setup_console_logging,
-    stop_on_sigterm,
-    stop_with_sweep,
-)
+from sparse_sharing.api import train
+from sparse_sharing.cli.common import config_options, device_option, error_boundary, setup_console_logging, \
+    stop_on_sigterm, stop_with_sweep
 from sparse_sharing.cli.faults import as_fault, in_run
-from sparse_sharing.config.loading import load_experiment
-from sparse_sharing.training.pipeline import train
-from sparse_sharing.training.run_dir import prepare_run_dir
+from sparse_sharing.paths import RunPaths
 
 
 @click.command("train")
@@ -38,17 +29,14 @@ def train_command(config_path: Path, run_dir: Path, overrides: tuple[str, ...], 
     setup_console_logging()
     stop_on_sigterm()
     stop_with_sweep()
-    load_components(include_packages)
-    raw, config = load_experiment(config_path, ext_vars, overrides, jpaths, device, jobs)
-    paths = prepare_run_dir(run_dir, resume=resume, force=force)  # checks only: nothing is created yet
-    set_threads_and_seeds(config)
-    try:
-        metrics = train(raw, config, paths, resume=resume, include_packages=include_packages)
+    try:  # the Python API's train: the CLI adds the console, signals and the fault's next step
+        metrics = train(config_path, run_dir, overrides=overrides, ext_vars=ext_vars, jpaths=jpaths, device=device,
+                        jobs=jobs, resume=resume, force=force, include_packages=include_packages)
     except Exception as error:
         fault = as_fault(error)
         if fault is None:
             raise
-        raise in_run(fault, paths) from error
+        raise in_run(fault, RunPaths(run_dir)) from error
     for task, best in metrics["tasks"].items():
         test = f", test {best['test']:.2f}" if best.get("test") is not None else ""
         click.echo(f"{task}: dev-best epoch {best['epoch']}: dev {best['dev']:.2f}{test}")
