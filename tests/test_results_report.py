@@ -3,6 +3,7 @@ scripts/results_report.py makes from results/: a committed run without its regen
 hand edit of a generated table, fails here."""
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,3 +14,39 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "results_report.py"
 def test_the_results_pages_are_current() -> None:
     result = subprocess.run([sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def fake_checkout(root: Path) -> Path:
+    """A checkout with every experiment of the report, its runs copies of committed Exp1 runs
+    (hard seed 1 standing in for every multi-task run, single seeds for single-task rows)."""
+    source = SCRIPT.parents[1] / "results" / "exp1"
+    layout = {"exp1/single/seed-1": "single/seed-1", "exp1/single/seed-2": "single/seed-2",
+              "exp1/hard/seed-1": "hard/seed-1", "exp1/sparse/seed-1": "hard/seed-2",
+              "negative_transfer/single/seed-1": "single/seed-3", "negative_transfer/hard/seed-1": "hard/seed-1",
+              "ablations/gradual/seed-1": "hard/seed-2", "exp3/hard/seed-1": "hard/seed-1",
+              "budget100/hard/seed-3": "hard/seed-1"}
+    for target, origin in layout.items():
+        shutil.copytree(source / origin, root / "results" / target)
+    (root / "README.md").write_text("# x\n\n<!-- results:begin -->\n<!-- results:end -->\n\nend\n", encoding="utf-8")
+    return root
+
+
+def test_every_experiment_gets_its_tables(tmp_path: Path) -> None:
+    root = fake_checkout(tmp_path)
+    result = subprocess.run([sys.executable, str(SCRIPT), "--root", str(root)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    assert readme.startswith("# x\n") and readme.endswith("<!-- results:end -->\n\nend\n")
+    titles = [line for line in readme.splitlines() if line.startswith("#### ")]
+    assert [t.split(":")[0] for t in titles] == ["#### Exp1", "#### Negative transfer", "#### Ablations of sparse sharing (seed 1)",
+                                                 "#### Exp3", "#### Budget check"]
+    # The ablations table holds exp1's sparse seed 1 as its IMP row, named on the command that rebuilds it.
+    assert ("ssl compare results/ablations/gradual/seed-1 results/exp1/sparse/seed-1 --baseline 'sparse (IMP, exp1 seed 1)' "
+            "--name gradual --name 'sparse (IMP, exp1 seed 1)'") in readme
+    # The budget check compares the same runs at 50 epochs and at their whole length.
+    assert "ssl compare results/budget100/*/* --epochs 50`" in readme and "ssl compare results/budget100/*/*`" in readme
+    assert "| hard | 1 | 50 |" in readme  # its epochs and wall time
+    run_list = (root / "results" / "README.md").read_text(encoding="utf-8")
+    assert "## exp3" in run_list and "| exp3/hard/seed-1 | finished | 50/50 |" in run_list
+    check = subprocess.run([sys.executable, str(SCRIPT), "--root", str(root), "--check"], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
