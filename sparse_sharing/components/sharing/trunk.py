@@ -20,6 +20,13 @@ class Trunk(nn.Module):
         self.encoder = encoder
         self.output_dim: int = encoder.output_dim
 
+    def declared_prunable(self) -> list[str]:
+        """Glob patterns over this trunk's parameter names: what its components declare prunable in
+        their ``prunable`` attribute (patterns relative to the component), in trunk order."""
+        parts = [(f"embedders.{i}.", embedder) for i, embedder in enumerate(self.embedders)]
+        parts.append(("encoder.", self.encoder))
+        return [prefix + pattern for prefix, part in parts for pattern in getattr(part, "prunable", ())]
+
     def embed(self, batch: Batch) -> torch.Tensor:
         return self.embedding_dropout(torch.cat([e(batch) for e in self.embedders], dim=-1))
 
