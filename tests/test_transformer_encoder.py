@@ -116,3 +116,17 @@ def test_sluice_subspaces_must_divide_the_transformer_width() -> None:
 
     with pytest.raises(ConfigError, match="does not divide"):
         tiny_trunks.strategy("sluice", TASKS, encoder="transformer", subspaces=4)
+
+
+@pytest.mark.parametrize("kind, name", [("encoder", "transformer"), ("token_embedder", "pretrained_transformer")])
+def test_ssl_components_lists_it_with_every_option_described(kind: str, name: str) -> None:
+    from conftest import run_ssl
+    from sparse_sharing.registry import ALL_KINDS
+
+    fields = {f: info for f, info in ALL_KINDS[kind].get(name).config.model_fields.items() if f != "type"}
+    assert fields and all(info.description for info in fields.values())
+    result = run_ssl("components", kind)
+    assert result.returncode == 0, result.stderr
+    listing = result.stdout[result.stdout.index(f"{kind} '{name}'"):]
+    for field in fields:
+        assert f"│ {field} " in listing, field
