@@ -5,6 +5,9 @@ Sparse sharing's no-leak and all-ones-equals-hard guarantees on it are the param
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 from pydantic import ValidationError
@@ -130,3 +133,27 @@ def test_ssl_components_lists_it_with_every_option_described(kind: str, name: st
     listing = result.stdout[result.stdout.index(f"{kind} '{name}'"):]
     for field in fields:
         assert f"│ {field} " in listing, field
+
+
+def test_sparse_pipeline_on_the_transformer_through_the_cli(tmp_path: Path) -> None:
+    """Warm-up, a search per task, joint training on the masks, then `ssl masks` reports the transformer's tensors."""
+    from conftest import run_ssl, write_tiny_config, write_tiny_corpus
+
+    base = write_tiny_config(tmp_path / "tiny.jsonnet", write_tiny_corpus(tmp_path / "data"), num_epochs=1,
+                             callbacks=[{"type": "checkpoint"}])
+    encoder = {"type": "transformer", "hidden_size": 8, "num_heads": 2, "ffn_size": 16, "num_layers": 2}
+    masks = {"type": "search", "pruner": {"type": "magnitude", "rate": 0.3, "rounds": 2}, "steps_per_round": 4,
+             "warmup_steps": 4, "jobs": 1}
+    config_path = tmp_path / "sparse.jsonnet"
+    config_path.write_text(f"(import 'tiny.jsonnet') + {{ model+: {{ encoder: {json.dumps(encoder)}, "
+                           f"sharing: {{ type: 'sparse' }} }}, masks: {json.dumps(masks)} }}\n", encoding="utf-8")
+    run = tmp_path / "run"
+    result = run_ssl("train", config_path, "-s", run)
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["finished"] and metrics["masks"]["kept_fraction"]["ner"] < 1.0
+    shown = run_ssl("masks", run, "--format", "json")
+    assert shown.returncode == 0, shown.stderr
+    for name in ("encoder.layers.1.attention.in_proj.weight", "encoder.layers.0.feed_forward.linear2.weight"):
+        assert name in shown.stdout
+    assert "input_projection" not in shown.stdout and "norm" not in shown.stdout
