@@ -47,7 +47,8 @@ class IndexedDataset:
     sit end to end (``words``, ``tags`` and ``spellings``, an id per distinct character
     sequence, whose rows ``chars`` holds), sentence i spans ``offsets[i]:offsets[i+1]``, and
     one extra row at the end serves every padded position (word 0, spelling 0 = no characters),
-    so a batch is a few gathers with no per-token Python work.
+    so a batch is a few gathers with no per-token Python work. ``tokens``, where given, are the
+    sentences' words as text, handed to a batch as they are (``Batch.tokens``).
     """
 
     def __init__(self, words: Sequence[Sequence[int]], chars: Sequence[Sequence[Sequence[int]]],
