@@ -18,6 +18,10 @@ direction (torch's ``weight_ih``, gates stacked), so G_1ᵀG_2 = W_1 W_2ᵀ hold
 of the two subspaces' input-weight vectors; Ω sums over gates, directions and (for G > 2) every
 pair of subspaces. It does not depend on the batch, so it keeps its size whatever the batch's
 number of tokens, and pushes the subspaces to read different directions of the layer's input.
+A layer that is not an RNN (a ``transformer`` layer) has one output stream, cut into G slices
+of its units; it has no input weights per unit (its output is its input plus what the
+attention's output projection and the second feed-forward matrix write), so Ω is taken on the
+row blocks of those matrices (``output_weights()``), the weights that write each subspace.
 
 Initialisation: α ``imbalanced`` (default) keeps ``init_self`` of each (task, subspace) on
 itself and spreads the rest evenly; ``balanced`` (the authors' script's default) starts every
