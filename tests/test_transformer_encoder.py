@@ -135,25 +135,46 @@ def test_ssl_components_lists_it_with_every_option_described(kind: str, name: st
         assert f"│ {field} " in listing, field
 
 
-def test_sparse_pipeline_on_the_transformer_through_the_cli(tmp_path: Path) -> None:
-    """Warm-up, a search per task, joint training on the masks, then `ssl masks` reports the transformer's tensors."""
+SOURCES = {
+    "search": {"type": "search", "pruner": {"type": "magnitude", "rate": 0.3, "rounds": 2}, "steps_per_round": 4,
+               "warmup_steps": 4, "jobs": 1},
+    "gradual": {"type": "gradual", "kept_fractions": [0.7, 0.49], "steps": 12, "prune_every": 3, "warmup_steps": 4},
+    "one_shot": {"type": "one_shot", "kept_fractions": [1.0, 0.49], "train_steps": 6, "retrain_steps": 3,
+                 "warmup_steps": 4},
+}
+
+
+def write_transformer_config(path: Path, sharing: str, masks: dict) -> Path:
+    encoder = {"type": "transformer", "hidden_size": 8, "num_heads": 2, "ffn_size": 16, "num_layers": 2}
+    path.write_text(f"(import 'tiny.jsonnet') + {{ model+: {{ encoder: {json.dumps(encoder)}, "
+                    f"sharing: {{ type: '{sharing}' }} }}, masks: {json.dumps(masks)} }}\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("source", list(SOURCES))
+def test_sparse_pipeline_on_the_transformer_through_the_cli(source: str, tmp_path: Path) -> None:
+    """Each mask source finds masks over the transformer's default prunable weights, the tasks train jointly on
+    them, `ssl masks` reports them, and another run (single_subnet) takes them with `from_run`."""
     from conftest import run_ssl, write_tiny_config, write_tiny_corpus
 
-    base = write_tiny_config(tmp_path / "tiny.jsonnet", write_tiny_corpus(tmp_path / "data"), num_epochs=1,
-                             callbacks=[{"type": "checkpoint"}])
-    encoder = {"type": "transformer", "hidden_size": 8, "num_heads": 2, "ffn_size": 16, "num_layers": 2}
-    masks = {"type": "search", "pruner": {"type": "magnitude", "rate": 0.3, "rounds": 2}, "steps_per_round": 4,
-             "warmup_steps": 4, "jobs": 1}
-    config_path = tmp_path / "sparse.jsonnet"
-    config_path.write_text(f"(import 'tiny.jsonnet') + {{ model+: {{ encoder: {json.dumps(encoder)}, "
-                           f"sharing: {{ type: 'sparse' }} }}, masks: {json.dumps(masks)} }}\n", encoding="utf-8")
+    write_tiny_config(tmp_path / "tiny.jsonnet", write_tiny_corpus(tmp_path / "data"), num_epochs=1,
+                      callbacks=[{"type": "checkpoint"}])
     run = tmp_path / "run"
-    result = run_ssl("train", config_path, "-s", run)
+    result = run_ssl("train", write_transformer_config(tmp_path / "sparse.jsonnet", "sparse", SOURCES[source]),
+                     "-s", run)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["finished"] and metrics["masks"]["kept_fraction"]["ner"] < 1.0
+    assert metrics["finished"] and set(metrics["masks"]["kept_fraction"]) == {"pos", "chunk", "ner"}
     shown = run_ssl("masks", run, "--format", "json")
     assert shown.returncode == 0, shown.stderr
     for name in ("encoder.layers.1.attention.in_proj.weight", "encoder.layers.0.feed_forward.linear2.weight"):
         assert name in shown.stdout
     assert "input_projection" not in shown.stdout and "norm" not in shown.stdout
+    if source == "search":
+        reused = tmp_path / "reused"
+        config = write_transformer_config(tmp_path / "reuse.jsonnet", "single_subnet",
+                                          {"type": "from_run", "path": str(run)})
+        result = run_ssl("train", config, "-s", reused)
+        assert result.returncode == 0, result.stderr
+        assert json.loads((reused / "metrics.json").read_text())["masks"]["kept_fraction"] == \
+            metrics["masks"]["kept_fraction"]
