@@ -314,3 +314,26 @@ def test_shared_optimizer_is_the_authors_one_sgd_with_momentum_over_all_tasks() 
         leaked += [n for n, w in sharing.prunable_weights(task).items()
                    if not torch.equal(w.detach()[~masks[task][n]], before[n][~masks[task][n]])]
     assert leaked
+
+
+def test_a_component_declaring_nothing_gets_the_former_default_patterns() -> None:
+    """A plugin encoder without ``prunable`` (a GRU named like torch's RNNs) is pruned as before components declared."""
+    from torch import nn
+
+    class PluginGRU(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gru = nn.GRU(8, 3, batch_first=True, bidirectional=True)
+            self.output_dim = 6
+
+        def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+            return self.gru(x)[0]
+
+    def trunk() -> Trunk:
+        torch.manual_seed(0)
+        return Trunk(tiny_trunks.trunk_factory()().embedders, 0.0, PluginGRU())
+
+    sharing = tiny_trunks.SHARING.build(tiny_trunks.config(tiny_trunks.SHARING, "sparse"), trunk_factory=trunk,
+                                        tasks=TASKS)
+    assert sharing.masked_names == ["embedders.1.conv.weight", "encoder.gru.weight_ih_l0", "encoder.gru.weight_hh_l0",
+                                    "encoder.gru.weight_ih_l0_reverse", "encoder.gru.weight_hh_l0_reverse"]

@@ -47,7 +47,8 @@ class TokenEmbedder(Protocol):
     """Built as ``factory(config, vocab=Vocabulary)``; an ``nn.Module``.
 
     Optional, for this and ``Encoder``: ``prunable``, glob patterns over the component's own
-    parameter names that masked strategies prune when ``model.sharing.prunable`` is not given.
+    parameter names that masked strategies prune when ``model.sharing.prunable`` is not given
+    (without it: ``*weight_ih*``, ``*weight_hh*``, ``*conv.weight``, the former default).
     """
 
     output_dim: int

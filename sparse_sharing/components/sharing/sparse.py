@@ -67,7 +67,8 @@ class MaskedSharingConfig(ComponentConfig):
         description="Glob patterns over trunk parameter names (e.g. 'encoder.layers.0.weight_ih_l0'): the tensors "
         "each task masks. Default (null): what the trunk's components declare: every LSTM weight matrix and the "
         "char-conv weight, as the paper; a transformer encoder's attention in/out projections and feed-forward "
-        "matrices; a pretrained_transformer's layer matrices when its `prunable` is true.")
+        "matrices; a pretrained_transformer's layer matrices when its `prunable` is true; for a component that "
+        "declares nothing, '*weight_ih*', '*weight_hh*' and '*conv.weight'.")
 
 
 class TaskMasks(nn.Module):
