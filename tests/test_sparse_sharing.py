@@ -66,9 +66,10 @@ def test_patterns_matching_nothing_are_an_error() -> None:
         strategy("sparse", prunable=["*nothing*"])
 
 
+@pytest.mark.parametrize("encoder", ["bilstm", "transformer"])
 @pytest.mark.parametrize("type_", ["sparse", "single_subnet"])
-def test_masked_forward_equals_zeroed_weights(type_: str) -> None:
-    sharing = strategy(type_)
+def test_masked_forward_equals_zeroed_weights(type_: str, encoder: str) -> None:
+    sharing = strategy(type_, encoder=encoder)
     masks = random_masks(sharing)
     sharing.set_masks(masks)
     before = {n: p.clone() for n, p in sharing.state_dict().items()}
@@ -119,10 +120,11 @@ OPTIMIZERS = {
 }
 
 
+@pytest.mark.parametrize("encoder", ["bilstm", "transformer"])
 @pytest.mark.parametrize("type_", ["sparse", "single_subnet"])
 @pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
-def test_no_leak_outside_the_task_mask(type_: str, optimizer: str) -> None:
-    sharing = strategy(type_)
+def test_no_leak_outside_the_task_mask(type_: str, optimizer: str, encoder: str) -> None:
+    sharing = strategy(type_, encoder=encoder)
     masks = random_masks(sharing)
     sharing.set_masks(masks)
     optimizers = sharing.build_optimizers(OPTIMIZERS[optimizer], list(sharing.parameters()), TASKS)
@@ -181,12 +183,13 @@ def test_a_plain_step_would_leak() -> None:
     assert moved
 
 
+@pytest.mark.parametrize("encoder", ["bilstm", "transformer"])
 @pytest.mark.parametrize("optimizer, tasks", [("sgd", TASKS), ("adam", ["ner"])])
-def test_all_ones_masks_match_hard_sharing(optimizer: str, tasks: list[str]) -> None:
+def test_all_ones_masks_match_hard_sharing(optimizer: str, tasks: list[str], encoder: str) -> None:
     """Stateless SGD over two tasks, or one task under any optimizer: per-task state changes nothing."""
     build = {"sgd": lambda params: torch.optim.SGD(params, lr=0.1, weight_decay=0.01),
              "adam": OPTIMIZERS["adam"]}[optimizer]
-    hard, sparse = strategy("hard", tasks), strategy("sparse", tasks)
+    hard, sparse = strategy("hard", tasks, encoder=encoder), strategy("sparse", tasks, encoder=encoder)
     hard_optimizers = hard.build_optimizers(build, list(hard.parameters()), tasks)
     sparse_optimizers = sparse.build_optimizers(build, list(sparse.parameters()), tasks)
     for step in range(6):
@@ -311,3 +314,26 @@ def test_shared_optimizer_is_the_authors_one_sgd_with_momentum_over_all_tasks() 
         leaked += [n for n, w in sharing.prunable_weights(task).items()
                    if not torch.equal(w.detach()[~masks[task][n]], before[n][~masks[task][n]])]
     assert leaked
+
+
+def test_a_component_declaring_nothing_gets_the_former_default_patterns() -> None:
+    """A plugin encoder without ``prunable`` (a GRU named like torch's RNNs) is pruned as before components declared."""
+    from torch import nn
+
+    class PluginGRU(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gru = nn.GRU(8, 3, batch_first=True, bidirectional=True)
+            self.output_dim = 6
+
+        def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+            return self.gru(x)[0]
+
+    def trunk() -> Trunk:
+        torch.manual_seed(0)
+        return Trunk(tiny_trunks.trunk_factory()().embedders, 0.0, PluginGRU())
+
+    sharing = tiny_trunks.SHARING.build(tiny_trunks.config(tiny_trunks.SHARING, "sparse"), trunk_factory=trunk,
+                                        tasks=TASKS)
+    assert sharing.masked_names == ["embedders.1.conv.weight", "encoder.gru.weight_ih_l0", "encoder.gru.weight_hh_l0",
+                                    "encoder.gru.weight_ih_l0_reverse", "encoder.gru.weight_hh_l0_reverse"]

@@ -19,10 +19,20 @@ def config(registry, type_: str, **options):
     return registry.get(type_).config(type=type_, **options)
 
 
-def trunk_factory(seed: int = 0, distinct: bool = False, hidden_size: int = 3) -> Callable[[], Trunk]:
+def encoder_config(encoder: str, hidden_size: int):
+    """Two layers without dropout: a BiLSTM of ``hidden_size`` units per direction, or a Transformer
+    as wide as that BiLSTM's output (two heads)."""
+    if encoder == "transformer":
+        return config(ENCODERS, "transformer", hidden_size=2 * hidden_size, num_heads=2, ffn_size=8, num_layers=2,
+                      dropout=0.0)
+    return config(ENCODERS, "bilstm", hidden_size=hidden_size, num_layers=2, dropout=0.0)
+
+
+def trunk_factory(seed: int = 0, distinct: bool = False, hidden_size: int = 3,
+                  encoder: str = "bilstm") -> Callable[[], Trunk]:
     """Seeded trunks: the same initial weights on every call, or with ``distinct`` the n-th call's
     weights from seed + n, so the tasks of one strategy differ but two strategies still match;
-    ``hidden_size`` units per direction in each of the two BiLSTM layers."""
+    ``encoder`` (see ``encoder_config``) of two layers of ``hidden_size`` units per direction."""
     seeds = itertools.count(seed) if distinct else itertools.repeat(seed)
 
     def build() -> Trunk:
@@ -30,17 +40,16 @@ def trunk_factory(seed: int = 0, distinct: bool = False, hidden_size: int = 3) -
         embedders = [TOKEN_EMBEDDERS.build(config(TOKEN_EMBEDDERS, "word", dim=4), vocab=VOCAB),
                      TOKEN_EMBEDDERS.build(config(TOKEN_EMBEDDERS, "char_cnn", char_dim=3, num_filters=4, dropout=0.0),
                                            vocab=VOCAB)]
-        encoder = ENCODERS.build(config(ENCODERS, "bilstm", hidden_size=hidden_size, num_layers=2, dropout=0.0),
-                                 input_dim=8)
-        return Trunk(embedders, 0.0, encoder)
+        return Trunk(embedders, 0.0, ENCODERS.build(encoder_config(encoder, hidden_size), input_dim=8))
 
     return build
 
 
 def strategy(type_: str, tasks: Sequence[str], distinct: bool = False, hidden_size: int = 3,
-             **options) -> SharingStrategy:
+             encoder: str = "bilstm", **options) -> SharingStrategy:
     return SHARING.build(config(SHARING, type_, **options),
-                         trunk_factory=trunk_factory(distinct=distinct, hidden_size=hidden_size), tasks=list(tasks))
+                         trunk_factory=trunk_factory(distinct=distinct, hidden_size=hidden_size, encoder=encoder),
+                         tasks=list(tasks))
 
 
 def batch(seed: int) -> Batch:

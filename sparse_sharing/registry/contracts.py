@@ -44,7 +44,12 @@ class ClosedLabelReader(DatasetReader, Protocol):
 
 @runtime_checkable
 class TokenEmbedder(Protocol):
-    """Built as ``factory(config, vocab=Vocabulary)``; an ``nn.Module``."""
+    """Built as ``factory(config, vocab=Vocabulary)``; an ``nn.Module``.
+
+    Optional, for this and ``Encoder``: ``prunable``, glob patterns over the component's own
+    parameter names that masked strategies prune when ``model.sharing.prunable`` is not given
+    (without it: ``*weight_ih*``, ``*weight_hh*``, ``*conv.weight``, the former default).
+    """
 
     output_dim: int
 
@@ -67,6 +72,8 @@ class LayeredEncoder(Encoder, Protocol):
     """An encoder that layer-wise strategies (hierarchical, cross_stitch, sluice) can run one layer at a time.
 
     Every layer's output has ``output_dim`` features; ``forward`` is running all layers in turn.
+    ``sluice`` also needs each layer to be a one-layer bidirectional torch RNN or to define
+    ``output_weights()`` (the matrices whose rows write the layer's output units).
     """
 
     layers: Sequence[torch.nn.Module]

@@ -26,11 +26,14 @@ class Batch:
     # [B, T] ids of the tokens' spellings (equal ids, equal ``chars`` rows; 0 = padding), so a
     # character encoder can encode each distinct spelling once; None where unknown.
     spellings: torch.Tensor | None = None
+    # Each sentence's tokens as written in the data, for embedders that read text rather than
+    # vocabulary ids (a pretrained transformer's own tokenizer); None where unknown.
+    tokens: list[tuple[str, ...]] | None = None
 
     def to(self, device: torch.device) -> "Batch":
         move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
         return Batch(move(self.words), move(self.chars), move(self.mask), self.lengths, move(self.tags),
-                     self.indices, move(self.spellings))
+                     self.indices, move(self.spellings), self.tokens)
 
     def num_tokens(self) -> int:
         return int(self.lengths.sum())
@@ -44,11 +47,12 @@ class IndexedDataset:
     sit end to end (``words``, ``tags`` and ``spellings``, an id per distinct character
     sequence, whose rows ``chars`` holds), sentence i spans ``offsets[i]:offsets[i+1]``, and
     one extra row at the end serves every padded position (word 0, spelling 0 = no characters),
-    so a batch is a few gathers with no per-token Python work.
+    so a batch is a few gathers with no per-token Python work. ``tokens``, where given, are the
+    sentences' words as text, handed to a batch as they are (``Batch.tokens``).
     """
 
     def __init__(self, words: Sequence[Sequence[int]], chars: Sequence[Sequence[Sequence[int]]],
-                 tags: Sequence[Sequence[int]] | None) -> None:
+                 tags: Sequence[Sequence[int]] | None, tokens: Sequence[tuple[str, ...]] | None = None) -> None:
         sentence_lengths = np.fromiter((len(w) for w in words), dtype=np.int64, count=len(words))
         self.lengths = torch.from_numpy(sentence_lengths)
         self.offsets = torch.from_numpy(np.concatenate([[0], np.cumsum(sentence_lengths)]))
@@ -56,6 +60,7 @@ class IndexedDataset:
         self.pad_row = self.num_tokens
         self.words = _flat(words, self.num_tokens)
         self.tags = None if tags is None else _flat(tags, self.num_tokens)
+        self.tokens = None if tokens is None else list(tokens)
         spelling_ids: dict[tuple[int, ...], int] = {(): 0}
         token_spellings = [spelling_ids.setdefault(tuple(c), len(spelling_ids)) for sentence in chars for c in sentence]
         self.spellings = torch.tensor(token_spellings + [0], dtype=torch.long)
@@ -78,7 +83,9 @@ class IndexedDataset:
         spellings = self.spellings[rows]
         width = max(int(self.spelling_lengths[spellings].max()), 1)
         tags = None if self.tags is None else self.tags[rows]
-        return Batch(self.words[rows], self.chars[spellings, :width], mask, lengths, tags, list(indices), spellings)
+        tokens = None if self.tokens is None else [self.tokens[i] for i in indices]
+        return Batch(self.words[rows], self.chars[spellings, :width], mask, lengths, tags, list(indices), spellings,
+                     tokens)
 
 
 def _char_table(spellings: list[tuple[int, ...]]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -106,7 +113,8 @@ def index_sentences(sentences: Sequence[Sentence], vocab: Vocabulary, task: str 
     if task is not None and all(s.tags is not None for s in sentences):
         tags = [[vocab.label_id(task, t) for t in s.tags] for s in sentences]
     return IndexedDataset([[vocab.word_id(w) for w in s.words] for s in sentences],
-                          [[vocab.char_ids(w[:max_word_chars]) for w in s.words] for s in sentences], tags)
+                          [[vocab.char_ids(w[:max_word_chars]) for w in s.words] for s in sentences], tags,
+                          [tuple(s.words) for s in sentences])
 
 
 def bucketed_order(lengths: Sequence[int], batch_size: int, rng: np.random.Generator) -> list[list[int]]:

@@ -1,1 +1,1 @@
-from sparse_sharing.components.embedders import char_cnn, word  # noqa: F401  (registration)
+from sparse_sharing.components.embedders import char_cnn, pretrained_transformer, word  # noqa: F401  (registration)

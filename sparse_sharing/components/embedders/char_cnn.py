@@ -23,6 +23,8 @@ class CharCNNConfig(ComponentConfig):
 
 @TOKEN_EMBEDDERS.register("char_cnn", config=CharCNNConfig)
 class CharCNN(nn.Module):
+    prunable = ("conv.weight",)  # the paper prunes the conv weight; never the char embeddings or the bias
+
     def __init__(self, config: CharCNNConfig, vocab: Vocabulary) -> None:
         super().__init__()
         self.output_dim = config.num_filters

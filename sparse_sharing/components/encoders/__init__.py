@@ -1,1 +1,1 @@
-from sparse_sharing.components.encoders import bilstm  # noqa: F401  (registration)
+from sparse_sharing.components.encoders import bilstm, transformer  # noqa: F401  (registration)

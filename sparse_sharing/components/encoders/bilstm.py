@@ -41,6 +41,8 @@ class BiLSTMConfig(ComponentConfig):
 class BiLSTMEncoder(nn.Module):
     """Layers are separate ``nn.LSTM`` modules so strategies can read or mix any layer's output."""
 
+    prunable = ("*weight_ih*", "*weight_hh*")  # every LSTM weight matrix, as the paper; no biases
+
     def __init__(self, config: BiLSTMConfig, input_dim: int) -> None:
         super().__init__()
         self.layers = nn.ModuleList()

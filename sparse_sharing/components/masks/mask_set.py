@@ -32,7 +32,8 @@ from sparse_sharing.files import load_torch, save_torch, write_json
 from sparse_sharing.paths import RunPaths
 
 # The paper prunes every LSTM weight matrix and the char-CNN conv weight; never embeddings,
-# biases, heads or CRFs.
+# biases, heads or CRFs. (What the ``bilstm`` encoder and the ``char_cnn`` embedder declare in
+# their ``prunable`` attributes, which masked strategies use by default.)
 PAPER_PRUNABLE: tuple[str, ...] = ("*weight_ih*", "*weight_hh*", "*conv.weight")
 
 # What a packed mask file holds under "format"; a later layout gets a new string.

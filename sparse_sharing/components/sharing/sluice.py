@@ -18,6 +18,10 @@ direction (torch's ``weight_ih``, gates stacked), so G_1ᵀG_2 = W_1 W_2ᵀ hold
 of the two subspaces' input-weight vectors; Ω sums over gates, directions and (for G > 2) every
 pair of subspaces. It does not depend on the batch, so it keeps its size whatever the batch's
 number of tokens, and pushes the subspaces to read different directions of the layer's input.
+A layer that is not an RNN (a ``transformer`` layer) has one output stream, cut into G slices
+of its units; it has no input weights per unit (its output is its input plus what the
+attention's output projection and the second feed-forward matrix write), so Ω is taken on the
+row blocks of those matrices (``output_weights()``), the weights that write each subspace.
 
 Initialisation: α ``imbalanced`` (default) keeps ``init_self`` of each (task, subspace) on
 itself and spreads the rest evenly; ``balanced`` (the authors' script's default) starts every
@@ -78,6 +82,7 @@ class SluiceSharing(LayerMixingSharing):
         self.orthogonality_weight = config.orthogonality_weight
         for trunk in self.trunks.values():
             check_subspace_layers(trunk.encoder.layers, config.subspaces)
+        self.directions = directions(next(iter(self.trunks.values())).encoder.layers[0])
         units = len(self.tasks) * self.subspaces
         alpha = (near_identity(units, config.init_self) if config.alpha_init == "imbalanced"
                  else torch.full((units, units), 1.0 / units))
@@ -85,8 +90,9 @@ class SluiceSharing(LayerMixingSharing):
         self.betas = nn.Parameter(initial_betas(self.num_layers, config.beta_init).repeat(len(self.tasks), 1))
 
     def split(self, hidden: torch.Tensor) -> torch.Tensor:
-        """(T, …, 2H) → (T, G, …, 2, H/G): each task's subspaces, each a slice of both directions' units."""
-        chunks = hidden.unflatten(-1, (2, self.subspaces, -1))
+        """(T, …, D·H) → (T, G, …, D, H/G): each task's subspaces, each a slice of every direction's units
+        (D = 2 for a BiLSTM layer, 1 for a layer with one output stream, such as a Transformer layer)."""
+        chunks = hidden.unflatten(-1, (self.directions, self.subspaces, -1))
         return chunks.movedim(-2, 1)
 
     def mix(self, layer: int, hidden: torch.Tensor) -> torch.Tensor:
@@ -144,21 +150,39 @@ def initial_betas(num_layers: int, scheme: InitScheme) -> torch.Tensor:
 def check_subspace_layers(layers: Sequence[nn.Module], subspaces: int) -> None:
     """The encoder's layers must be what the subspaces are cut from: one-layer bidirectional
     torch RNNs (``nn.LSTM``, ``nn.GRU``: their output is the forward then the backward states, their
-    input weights ``weight_ih_l0`` and ``weight_ih_l0_reverse``) whose units per direction G divides."""
+    input weights ``weight_ih_l0`` and ``weight_ih_l0_reverse``) whose units per direction G divides,
+    or layers with one output stream that name the matrices writing it (``output_weights()``, as the
+    ``transformer`` encoder's layers do) and whose output size G divides."""
     for layer in layers:
-        if not (isinstance(layer, nn.RNNBase) and layer.bidirectional and layer.num_layers == 1):
+        if isinstance(layer, nn.RNNBase) and layer.bidirectional and layer.num_layers == 1:
+            units = layer.hidden_size
+        elif callable(getattr(layer, "output_weights", None)):
+            units = layer.output_weights()[0].shape[0]
+        else:
             raise ConfigError("sharing 'sluice' cuts each direction's units of every encoder layer into subspaces: "
                               "model.encoder's layers must be one-layer bidirectional torch RNNs (nn.LSTM, nn.GRU), "
-                              f"as 'bilstm' has; {type(layer).__name__} is not")
-        if layer.hidden_size % subspaces:
+                              "as 'bilstm' has, or define output_weights(), as 'transformer' layers do; "
+                              f"{type(layer).__name__} is neither")
+        if units % subspaces:
             raise ConfigError(f"model.sharing.subspaces is {subspaces}, which does not divide the encoder's "
-                              f"{layer.hidden_size} hidden units per direction")
+                              f"{units} hidden units per direction")
 
 
-def input_weight_penalty(layer: nn.RNNBase, subspaces: int) -> torch.Tensor:
+def directions(layer: nn.Module) -> int:
+    """How many direction streams a layer's output holds side by side: 2 for a bidirectional RNN, else 1."""
+    return 2 if isinstance(layer, nn.RNNBase) else 1
+
+
+def input_weight_penalty(layer: nn.Module, subspaces: int) -> torch.Tensor:
     """Σ over directions and gates of the orthogonality penalty between the subspaces' input weights:
     each gate's (units × inputs) block of ``weight_ih`` cut by units into ``subspaces`` row blocks W_g,
-    each subspace's matrix G_g = W_gᵀ."""
+    each subspace's matrix G_g = W_gᵀ. A layer that is not an RNN has no input weights per unit (a
+    Transformer layer's output is its input plus what the attention's output projection and the
+    second feed-forward matrix write): the penalty is on the row blocks of ``output_weights()``,
+    the matrices that write each subspace's units."""
+    if not isinstance(layer, nn.RNNBase):
+        return sum(orthogonality_penalty([block.T for block in weight.unflatten(0, (subspaces, -1))])
+                   for weight in layer.output_weights())
     total = layer.weight_ih_l0.new_zeros(())
     for suffix in ("", "_reverse"):
         weight = getattr(layer, f"weight_ih_l0{suffix}")

@@ -1,7 +1,8 @@
 """Sparse sharing (Sun, Shao et al., AAAI 2020) and its single-task control.
 
 ``sparse``: one trunk for every task; task t runs the subnetwork W ⊙ M_t over the prunable
-tensors (default: the LSTM weight matrices and the char-conv weight) and the full trunk
+tensors (default: what the trunk's components declare in their ``prunable`` attribute: the LSTM
+weight matrices and the char-conv weight, a transformer's attention and feed-forward matrices) and the full trunk
 elsewhere (embeddings, biases). With all-ones masks, the state before ``set_masks``, it computes
 exactly what ``hard`` computes. ``single_subnet``: one trunk per task, each run as W ⊙ M_t
 with its own mask, i.e. each task trained alone on the subnet its search found.
@@ -53,7 +54,7 @@ from pydantic import Field
 from torch import nn
 
 from sparse_sharing.components.data.batching import Batch
-from sparse_sharing.components.masks.mask_set import PAPER_PRUNABLE, MaskSet, Shape, prunable_parameters
+from sparse_sharing.components.masks.mask_set import MaskSet, Shape, prunable_parameters
 from sparse_sharing.components.sharing.base import SharingStrategy
 from sparse_sharing.components.sharing.trunk import Trunk, TrunkFactory
 from sparse_sharing.errors import ConfigError
@@ -61,10 +62,13 @@ from sparse_sharing.registry import SHARING, ComponentConfig
 
 
 class MaskedSharingConfig(ComponentConfig):
-    prunable: list[str] = Field(
-        default_factory=lambda: list(PAPER_PRUNABLE), min_length=1,
+    prunable: list[str] | None = Field(
+        None, min_length=1,
         description="Glob patterns over trunk parameter names (e.g. 'encoder.layers.0.weight_ih_l0'): the tensors "
-        "each task masks. Default: every LSTM weight matrix and the char-conv weight, as the paper.")
+        "each task masks. Default (null): what the trunk's components declare: every LSTM weight matrix and the "
+        "char-conv weight, as the paper; a transformer encoder's attention in/out projections and feed-forward "
+        "matrices; a pretrained_transformer's layer matrices when its `prunable` is true; for a component that "
+        "declares nothing, '*weight_ih*', '*weight_hh*' and '*conv.weight'.")
 
 
 class TaskMasks(nn.Module):
@@ -113,7 +117,7 @@ class MaskedSharing(SharingStrategy):
     def __init__(self, config: MaskedSharingConfig, tasks: Sequence[str]) -> None:
         super().__init__()
         self.tasks = list(tasks)
-        self.patterns = list(config.prunable)
+        self.patterns = None if config.prunable is None else list(config.prunable)
 
     def trunk_of(self, task: str) -> Trunk:
         raise NotImplementedError
@@ -125,6 +129,12 @@ class MaskedSharing(SharingStrategy):
     def _init_masks(self) -> None:
         """Called by subclasses once their trunks exist: finds the masked tensors, masks them all-ones."""
         trunk = self.trunk_of(self.tasks[0])
+        if self.patterns is None:
+            self.patterns = trunk.declared_prunable()
+            if not self.patterns:
+                raise ConfigError("model.sharing.prunable is not set and no component of the trunk declares prunable "
+                                  "weights: give glob patterns over the trunk's parameters: "
+                                  f"{', '.join(name for name, _ in trunk.named_parameters())}")
         params = prunable_parameters(trunk, self.patterns)
         if not params:
             raise ConfigError(f"the prunable patterns {self.patterns} match no parameter of the trunk; its "
