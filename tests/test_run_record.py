@@ -35,7 +35,7 @@ def test_an_unfinished_run_reports_its_time_so_far(tmp_path: Path, tiny_config: 
     experiment = build_experiment(config)
     spy = MetricsAtEpochEnd()
     trainer = Trainer(config, experiment.model, experiment.data, experiment.vocab, RunPaths(tmp_path / "run"), [spy],
-                      experiment.tasks)
+                      experiment.tasks, device=experiment.device)
     final = trainer.train()
     first, second = spy.seen
     assert not first["finished"] and first["epochs_completed"] == 1

@@ -36,7 +36,6 @@ from sparse_sharing.components.masks.mask_set import MaskSet, all_kept, read_mas
 from sparse_sharing.components.masks.source import Mask, MaskSource, TrainedMask
 from sparse_sharing.components.sharing.hard import HardSharingConfig
 from sparse_sharing.config.schema import validate_experiment
-from sparse_sharing.devices import resolve_device
 from sparse_sharing.errors import ConfigError, RunDirError, UserError
 from sparse_sharing.files import first_line, load_torch, load_weights, save_torch, write_json
 from sparse_sharing.logs import detach_log_file, log_to_file
@@ -112,12 +111,13 @@ class ExperimentRunner:
         config = experiment.config
         hard_config = config.model_copy(update={"model": config.model.model_copy(
             update={"sharing": HardSharingConfig(type="hard")})})
-        hard = build_model(hard_config, experiment.vocab, experiment.tasks, experiment.tag_schemes)
+        hard = build_model(hard_config, experiment.vocab, experiment.tasks, experiment.tag_schemes).to(experiment.device)
         load_weights(hard, load_torch(paths.init_weights, advice=REDO_STAGE), paths.init_weights,
                      lambda state: load_matching(hard, state))
         data = {t: without_test(d) for t, d in experiment.data.items()}
         Trainer(hard_config, hard, data, experiment.vocab, paths.warmup_run,
-                progress_callbacks(config, tensorboard=True), experiment.tasks, max_steps=steps, stage="warm-up").train()
+                progress_callbacks(config, tensorboard=True), experiment.tasks, device=experiment.device, max_steps=steps,
+                stage="warm-up").train()
         save_torch(paths.warmup_weights, hard.state_dict())
 
     def search_task(self, task: str) -> tuple[Mask, dict[str, Any]]:
@@ -164,7 +164,7 @@ class ExperimentRunner:
         experiment, paths = self.experiment, self.paths
         config = experiment.config
         trainer = Trainer(config, experiment.model, experiment.data, experiment.vocab, paths, joint_callbacks(config),
-                          experiment.tasks, extra_metrics=extra_metrics, stage="train")
+                          experiment.tasks, device=experiment.device, extra_metrics=extra_metrics, stage="train")
         if self.resume and paths.last_checkpoint.is_file():
             restore_trainer(trainer, paths.last_checkpoint)
             logger.info("resumed after epoch %d (step %d)", trainer.epoch, trainer.step)
@@ -187,7 +187,7 @@ class ExperimentRunner:
         experiment = self.experiment
         jobs = [SearchJob(config=experiment.config.model_dump(), vocab=experiment.vocab.to_json(),
                           tasks=experiment.tasks, tag_schemes=experiment.tag_schemes, task=task,
-                          data=without_test(experiment.data[task]), run_dir=self.paths.root,
+                          data=without_test(experiment.data[task]), device=experiment.device, run_dir=self.paths.root,
                           include_packages=self.include_packages) for task in experiment.tasks]
         # A multiprocessing pool, not an executor: on an interrupt its workers are terminated at once
         # (finished rounds are on disk; --resume redoes only the rounds that were running).
@@ -240,7 +240,8 @@ class SearchContext:
         best = DevBestWeights(task)
         trainer = Trainer(experiment.config, model, {task: without_test(experiment.data[task])}, experiment.vocab,
                           self.paths.task_search(task), [*progress_callbacks(experiment.config), *callbacks, best],
-                          [task], max_steps=steps, stage=stage or f"mask search {task}", log_evaluations=False)
+                          [task], device=experiment.device, max_steps=steps, stage=stage or f"mask search {task}",
+                          log_evaluations=False)
         trainer.train()
         return TrainedMask(trainer.best[task]["dev"], trainer.step, best.weights)
 
@@ -248,8 +249,8 @@ class SearchContext:
 @dataclass(frozen=True)
 class SearchJob:
     """A worker's whole input: the validated config (dumped: its classes are built at run time and do
-    not pickle), the vocabulary, and the one task's data; nothing is read again from disk but the
-    rewind point and the task's finished rounds."""
+    not pickle), the vocabulary, the one task's data and the device the parent resolved; nothing is
+    read again from disk but the rewind point and the task's finished rounds."""
 
     config: dict[str, Any]
     vocab: dict[str, Any]
@@ -257,6 +258,7 @@ class SearchJob:
     tag_schemes: dict[str, str]
     task: str
     data: TaskData
+    device: torch.device
     run_dir: Path
     include_packages: tuple[str, ...]
 
@@ -269,9 +271,8 @@ def search_in_worker(job: SearchJob) -> tuple[Mask, dict[str, Any]]:
     log_to_file(paths.log)
     config = validate_experiment(job.config)
     vocab = Vocabulary.from_json(job.vocab)
-    device = resolve_device(config.device)
-    model = build_model(config, vocab, job.tasks, job.tag_schemes).to(device)
-    experiment = Experiment(config, job.tasks, {job.task: job.data}, vocab, model, device)
+    model = build_model(config, vocab, job.tasks, job.tag_schemes).to(job.device)
+    experiment = Experiment(config, job.tasks, {job.task: job.data}, vocab, model, job.device)
     return ExperimentRunner(experiment, paths).search_task(job.task)
 
 

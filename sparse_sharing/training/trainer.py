@@ -19,7 +19,7 @@ import torch
 from sparse_sharing.components.callbacks.base import Callback
 from sparse_sharing.components.data.batching import BatchStream
 from sparse_sharing.components.data.tag_schemes import convert_tags
-from sparse_sharing.devices import describe, resolve_device
+from sparse_sharing.devices import describe
 from sparse_sharing.registry import LR_SCHEDULERS, OPTIMIZERS, SAMPLERS
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.evaluation import predict_tags, score
@@ -47,12 +47,14 @@ def comparable_tags(tags: Sequence[Sequence[str]], scheme: str) -> list[list[str
 
 class Trainer:
     def __init__(self, config: Any, model: MultiTaskTagger, data: dict[str, TaskData], vocab: Any,
-                 paths: RunPaths, callbacks: list[Callback], tasks: list[str], *, max_steps: int | None = None,
+                 paths: RunPaths, callbacks: list[Callback], tasks: list[str], *, device: torch.device,
+                 max_steps: int | None = None,
                  extra_metrics: Mapping[str, Any] | None = None, stage: str = "train",
                  log_evaluations: bool = True) -> None:
         """Everything the loop needs comes here; nothing is changed on it from outside afterwards.
 
-        ``max_steps`` ends training there (and evaluates there): a pruning round or a warm-up trains
+        ``device`` is where ``model`` already is (the caller resolved the config's device once and
+        built the model there); batches follow it. ``max_steps`` ends training there (and evaluates there): a pruning round or a warm-up trains
         a step budget, and runs as many epochs as it takes. ``extra_metrics`` are written into
         metrics.json beside the scores (a sparse run's mask figures). ``stage`` names what this loop
         is within the run (warm-up, a search round) in progress and logs; ``log_evaluations=False``
@@ -68,8 +70,7 @@ class Trainer:
         self.tasks = tasks
         self.stage = stage
         self.log_evaluations = log_evaluations
-        self.device = resolve_device(config.device)
-        model.to(self.device)
+        self.device = device
         batch_size = self.trainer_config.batch_size
         self.streams = {
             task: BatchStream(data[task].instances["train"], batch_size, config.seed, stream_id)
