@@ -16,7 +16,8 @@ from sparse_sharing.paths import RunPaths
 from sparse_sharing.registry import MASKS
 from sparse_sharing.training.experiment import build_experiment
 from sparse_sharing.training.runner import SearchContext
-from sparse_sharing.training.trainer import Trainer, seed_everything
+from sparse_sharing.random_state import seed_everything
+from sparse_sharing.training.trainer import Trainer
 
 torch.set_num_threads(1)
 

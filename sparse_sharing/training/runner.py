@@ -41,12 +41,13 @@ from sparse_sharing.files import first_line, load_torch, load_weights, save_torc
 from sparse_sharing.logs import detach_log_file, log_to_file
 from sparse_sharing.paths import RunPaths
 from sparse_sharing.processes import when_parent_ends
+from sparse_sharing.random_state import seed_everything
 from sparse_sharing.registry import CALLBACKS, MASKS, import_plugins
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.dev_best import DevBestWeights
 from sparse_sharing.training.experiment import Experiment, uses_masks
 from sparse_sharing.training.model import MultiTaskTagger, build_model
-from sparse_sharing.training.trainer import Trainer, seed_everything
+from sparse_sharing.training.trainer import Trainer
 
 logger = logging.getLogger(__name__)
 

@@ -11,18 +11,17 @@ import math
 import random
 import statistics
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 
 from sparse_sharing.components.callbacks.base import Callback
 from sparse_sharing.components.data.batching import BatchStream
-from sparse_sharing.components.data.tag_schemes import convert_tags
 from sparse_sharing.devices import describe
 from sparse_sharing.registry import LR_SCHEDULERS, OPTIMIZERS, SAMPLERS
 from sparse_sharing.training.data_setup import TaskData
-from sparse_sharing.training.evaluation import predict_tags, score
+from sparse_sharing.training.evaluation import predict_tags, score_tags
 from sparse_sharing.training.memory import evaluating, training_step
 from sparse_sharing.training.model import MultiTaskTagger, parameter_counts
 from sparse_sharing.files import check_loads_safely, write_json
@@ -30,19 +29,6 @@ from sparse_sharing.paths import RunPaths
 from sparse_sharing.provenance import provenance
 
 logger = logging.getLogger(__name__)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def comparable_tags(tags: Sequence[Sequence[str]], scheme: str) -> list[list[str]]:
-    """Span scores are computed on BIO tags, where seqeval and conlleval agree exactly."""
-    if scheme != "bioes":
-        return [list(t) for t in tags]
-    return [convert_tags(t, "bioes", "bio") for t in tags]
 
 
 class Trainer:
@@ -180,9 +166,7 @@ class Trainer:
             predicted = predict_tags(self.model, task_data.instances[split], task, self.vocab,
                                      self.trainer_config.eval_batch_size, self.device)
         gold = [s.tags for s in task_data.sentences[split]]
-        scheme = task_data.tag_scheme
-        return score(self.config.tasks[task].metric, comparable_tags(predicted, scheme),
-                     comparable_tags(gold, scheme))
+        return score_tags(self.config.tasks[task].metric, predicted, gold, task_data.tag_scheme)
 
     def _evaluate(self) -> None:
         started = time.monotonic()
