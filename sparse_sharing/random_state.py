@@ -6,6 +6,8 @@ generators (Python's, NumPy's and torch's), and none of them should import the t
 from __future__ import annotations
 
 import random
+from contextlib import contextmanager
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -16,3 +18,16 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@contextmanager
+def random_state_kept() -> Iterator[None]:
+    """The caller's random state afterwards is what it was before, however much ran inside (a mask
+    search: joint training then draws the same numbers whether the search ran here or not)."""
+    states = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    try:
+        yield
+    finally:
+        torch.set_rng_state(states[0])
+        np.random.set_state(states[1])
+        random.setstate(states[2])

@@ -9,27 +9,22 @@ each returning early when its artifact is on disk, so ``--resume`` redoes only w
 The first three run only for a strategy with masks (``sparse``, ``single_subnet``). The mask
 source decides what a task's mask is; the runner owns the training it asks for
 (``SearchContext``), so a new source is one registered class. With ``jobs`` > 1 tasks are
-searched in worker processes, each given the validated config and its task's data.
+searched in worker processes (``training.workers``), each given the validated config and its
+task's data.
 """
 from __future__ import annotations
 
 import json
 import logging
 import math
-import os
-import random
 import shutil
-from contextlib import contextmanager
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
-import numpy as np
 import torch
 
-from sparse_sharing.components.callbacks.event_file import EventFile
-from sparse_sharing.components.callbacks.progress import WorkerBars, report_to_parent
+from sparse_sharing.components.callbacks.tensorboard import write_search_rounds
 from sparse_sharing.components.data.vocabulary import Vocabulary
 from sparse_sharing.components.masks.candidates import REDO_STAGE
 from sparse_sharing.components.masks.mask_set import MaskSet, all_kept, read_mask_report
@@ -38,16 +33,16 @@ from sparse_sharing.components.sharing.hard import HardSharingConfig
 from sparse_sharing.config.schema import validate_experiment
 from sparse_sharing.errors import ConfigError, RunDirError, UserError
 from sparse_sharing.files import first_line, load_torch, load_weights, save_torch, write_json
-from sparse_sharing.logs import detach_log_file, log_to_file
+from sparse_sharing.logs import detach_log_file, log_to_file, show_records_of
 from sparse_sharing.paths import RunPaths
-from sparse_sharing.processes import when_parent_ends
-from sparse_sharing.random_state import seed_everything
+from sparse_sharing.random_state import random_state_kept, seed_everything
 from sparse_sharing.registry import CALLBACKS, MASKS, import_plugins
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.dev_best import DevBestWeights
-from sparse_sharing.training.experiment import Experiment, uses_masks
+from sparse_sharing.training.experiment import Experiment, nested_components, uses_masks
 from sparse_sharing.training.model import MultiTaskTagger, build_model
 from sparse_sharing.training.trainer import Trainer
+from sparse_sharing.training.workers import component_loggers, run_in_workers
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +59,8 @@ class ExperimentRunner:
         self.include_packages = tuple(include_packages)
         self.source = self._mask_source()
         self.jobs = min(self.source.jobs, len(experiment.tasks)) if self.source else 1
+        if self.source is not None:
+            show_records_of(self.source_loggers())
 
     def _mask_source(self) -> MaskSource | None:
         config = self.experiment.config
@@ -85,7 +82,7 @@ class ExperimentRunner:
             # The caller's random state is kept, so joint training draws the same numbers whether the
             # search ran here, in workers, partly (resumed) or not at all (masks from a file).
             try:
-                with _random_state_kept():
+                with random_state_kept():
                     self.warm_up()
                     masks = self.select()
                 extra_metrics["masks"] = self.start_joint_training_from_rewind_point(masks)
@@ -124,7 +121,9 @@ class ExperimentRunner:
     def search_task(self, task: str) -> tuple[Mask, dict[str, Any]]:
         """One task's mask and report, in this process; the source skips the work already on disk."""
         mask, report = self.source.find(task, SearchContext(self.experiment, self.paths, *self.rewind_point()))
-        write_round_board(self.experiment.config, self.paths, task, report.get("rounds", []))
+        records = report.get("rounds", [])
+        if records and any(c.type == "tensorboard" for c in self.experiment.config.trainer.callbacks):
+            write_search_rounds(self.paths.search_board(task), task, records)
         return mask, report
 
     def select(self) -> MaskSet:
@@ -184,30 +183,20 @@ class ExperimentRunner:
         path = self.paths.warmup_weights if self.source.warmup_steps else self.paths.init_weights
         return load_torch(path, advice=REDO_STAGE), path
 
+    def source_loggers(self) -> tuple[str, ...]:
+        """Where the mask source and the components of its config log: shown on the terminal and in
+        the run's log, from this process or a worker, plugins' as the built-ins'."""
+        nested = [registry.get(getattr(config, registry.tag)).factory
+                  for registry, config in nested_components(self.experiment.config.masks)]
+        return (__name__, *component_loggers(self.source, *nested))
+
     def _search_in_workers(self) -> list[tuple[Mask, dict[str, Any]]]:
         experiment = self.experiment
         jobs = [SearchJob(config=experiment.config.model_dump(), vocab=experiment.vocab.to_json(),
                           tasks=experiment.tasks, tag_schemes=experiment.tag_schemes, task=task,
                           data=without_test(experiment.data[task]), device=experiment.device, run_dir=self.paths.root,
                           include_packages=self.include_packages) for task in experiment.tasks]
-        # A multiprocessing pool, not an executor: on an interrupt its workers are terminated at once
-        # (finished rounds are on disk; --resume redoes only the rounds that were running).
-        # Workers send their bars and round lines here, where one thread draws them (``WorkerBars``).
-        context = get_context("spawn")
-        reports = context.Queue()
-        bars = WorkerBars(reports)
-        pool = context.Pool(self.jobs, initializer=worker_start,
-                            initargs=(os.getpid(), context.Value("i", 0), reports))
-        try:
-            results = pool.map(search_in_worker, jobs)
-            pool.close()
-        except BaseException:
-            pool.terminate()
-            raise
-        finally:
-            pool.join()
-            bars.close()
-        return results
+        return run_in_workers(search_in_worker, jobs, self.jobs, self.source_loggers())
 
 
 class SearchContext:
@@ -277,21 +266,6 @@ def search_in_worker(job: SearchJob) -> tuple[Mask, dict[str, Any]]:
     return ExperimentRunner(experiment, paths).search_task(job.task)
 
 
-_WORKER_LOGGERS = ("sparse_sharing.components.masks.candidates", "sparse_sharing.components.masks.one_shot",
-                   "sparse_sharing.components.masks.gradual", __name__)
-
-
-def worker_start(parent: int, workers_started: Any, reports: Any) -> None:
-    """A search worker ends when its parent does, even by ``kill -9``: without this it would
-    train on, writing into the run directory, until its round ends. It sends its progress bars and
-    round lines to the parent, which shows them on the terminal, each worker's bar on its own line."""
-    with workers_started.get_lock():
-        line = workers_started.value
-        workers_started.value += 1
-    report_to_parent(reports, line, loggers=_WORKER_LOGGERS)
-    when_parent_ends(parent, lambda: os._exit(1))
-
-
 def restore_trainer(trainer: Trainer, checkpoint: Path) -> None:
     """The whole training state from ``last.pt``; a file of another model or version is the user's to fix."""
     state = load_torch(checkpoint)
@@ -304,18 +278,6 @@ def restore_trainer(trainer: Trainer, checkpoint: Path) -> None:
         raise RunDirError(f"cannot resume from {checkpoint}: it does not fit this run's model and optimizers "
                           f"({first_line(error)}); delete it to restart joint training, or resume the run it "
                           f"came from") from None
-
-
-def write_round_board(config: Any, paths: RunPaths, task: str, records: Sequence[dict[str, Any]]) -> None:
-    """Each candidate's (round's) dev score and kept fraction as TensorBoard points (x = round), under
-    ``tensorboard/mask_search/<task>``, when the config has a TensorBoard callback."""
-    if not records or not any(c.type == "tensorboard" for c in config.trainer.callbacks):
-        return
-    writer = EventFile(paths.search_board(task))
-    for record in records:
-        writer.add_scalar(f"mask_search/{task}/dev_score", record["dev_score"], record["round"])
-        writer.add_scalar(f"mask_search/{task}/kept_fraction", record["kept_fraction"], record["round"])
-    writer.close()
 
 
 def search_cost(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -349,7 +311,7 @@ def joint_callbacks(config: Any) -> list:
 
 def progress_callbacks(config: Any, tensorboard: bool = False) -> list:
     """The config's progress bar (and, for the warm-up, its TensorBoard callback): search rounds
-    write no checkpoints; their TensorBoard record is one point per round (``write_round_board``)."""
+    write no checkpoints; their TensorBoard record is one point per round (``write_search_rounds``)."""
     kinds = {"progress_bar", "tensorboard"} if tensorboard else {"progress_bar"}
     return [CALLBACKS.build(c) for c in config.trainer.callbacks if c.type in kinds]
 
@@ -374,14 +336,3 @@ def rewind(model: MultiTaskTagger, state: dict[str, torch.Tensor], masks: MaskSe
     load_matching(model, state)
     model.sharing.set_masks(masks)
 
-
-@contextmanager
-def _random_state_kept() -> Iterator[None]:
-    """The caller's random state afterwards is what it was before, however much of a search ran here."""
-    states = torch.get_rng_state(), np.random.get_state(), random.getstate()
-    try:
-        yield
-    finally:
-        torch.set_rng_state(states[0])
-        np.random.set_state(states[1])
-        random.setstate(states[2])
