@@ -59,6 +59,18 @@ def uses_masks(model: MultiTaskTagger) -> bool:
     return isinstance(model.sharing, MaskedSharing)
 
 
+def masks_config(experiment: Experiment) -> BaseModel | None:
+    """The config's ``masks`` block where the strategy runs under masks, else None; a masked strategy
+    without one is a ConfigError (the one place that says so, for `ssl validate` and `ssl train`)."""
+    config = experiment.config
+    if not uses_masks(experiment.model):
+        return None
+    if config.masks is None:
+        raise ConfigError(f"masks: sharing '{config.model.sharing.type}' needs a `masks` block: "
+                          f"{{type: 'search', ...}} or {{type: 'from_run', path: ...}}")
+    return config.masks
+
+
 def check_experiment(experiment: Experiment) -> None:
     """What `ssl train` refuses before it starts, so that `ssl validate` refuses it too.
 
@@ -69,9 +81,7 @@ def check_experiment(experiment: Experiment) -> None:
     change what the run trains.
     """
     config = experiment.config
-    if uses_masks(experiment.model) and config.masks is None:
-        raise ConfigError(f"masks: sharing '{config.model.sharing.type}' needs a `masks` block: "
-                          f"{{type: 'search', ...}} or {{type: 'from_run', path: ...}}")
+    masks = masks_config(experiment)
     trainer = config.trainer
     sizes = {t: math.ceil(len(experiment.data[t].instances["train"]) / trainer.batch_size) for t in experiment.tasks}
     check_loads_safely(SAMPLERS.build(trainer.sampler, sizes=sizes, seed=config.seed).state_dict(),
@@ -80,9 +90,9 @@ def check_experiment(experiment: Experiment) -> None:
         check_loads_safely(CALLBACKS.build(callback_config).state_dict(), f"callback '{callback_config.type}'")
     for task in experiment.tasks:
         METRICS.build(config.tasks[task].metric)
-    if uses_masks(experiment.model):
-        MASKS.build(config.masks)
-        for registry, component_config in nested_components(config.masks):
+    if masks is not None:
+        MASKS.build(masks)
+        for registry, component_config in nested_components(masks):
             component = registry.build(component_config)
             check_tasks = getattr(component, "check_tasks", None)
             if registry is SELECTIONS and check_tasks is not None:  # a rule that depends on the tasks sees them now
@@ -136,12 +146,6 @@ def load_trained(run_dir: Path) -> tuple[Any, RunPaths, Vocabulary]:
         raise RunDirError(f"{paths.root} is not a run directory (no config.json or vocabulary.json)")
     config = validate_experiment(read_run_json(paths.config), source=str(paths.config))
     return config, paths, load_vocabulary(paths)
-
-
-def load_run_experiment(run_dir: Path) -> tuple[Experiment, RunPaths]:
-    """The experiment of an existing run directory, with its saved config and vocabulary."""
-    config, paths, vocab = load_trained(run_dir)
-    return build_experiment(config, vocab), paths
 
 
 def load_best_model(config: Any, paths: RunPaths, vocab: Vocabulary, task: str,

@@ -29,17 +29,16 @@ from sparse_sharing.components.data.vocabulary import Vocabulary
 from sparse_sharing.components.masks.candidates import REDO_STAGE
 from sparse_sharing.components.masks.mask_set import MaskSet, all_kept, read_mask_report
 from sparse_sharing.components.masks.source import Mask, MaskSource, TrainedMask
-from sparse_sharing.components.sharing.hard import HardSharingConfig
 from sparse_sharing.config.schema import validate_experiment
-from sparse_sharing.errors import ConfigError, RunDirError, UserError
+from sparse_sharing.errors import RunDirError, UserError
 from sparse_sharing.files import first_line, load_torch, load_weights, save_torch, write_json
 from sparse_sharing.logs import detach_log_file, log_to_file, show_records_of
 from sparse_sharing.paths import RunPaths
 from sparse_sharing.random_state import random_state_kept, seed_everything
-from sparse_sharing.registry import CALLBACKS, MASKS, import_plugins
+from sparse_sharing.registry import CALLBACKS, MASKS, SHARING, import_plugins
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.dev_best import DevBestWeights
-from sparse_sharing.training.experiment import Experiment, nested_components, uses_masks
+from sparse_sharing.training.experiment import Experiment, masks_config, nested_components
 from sparse_sharing.training.model import MultiTaskTagger, build_model
 from sparse_sharing.training.trainer import Trainer
 from sparse_sharing.training.workers import component_loggers, run_in_workers
@@ -63,15 +62,13 @@ class ExperimentRunner:
             show_records_of(self.source_loggers())
 
     def _mask_source(self) -> MaskSource | None:
-        config = self.experiment.config
-        if not uses_masks(self.experiment.model):
-            if config.masks is not None:
-                logger.info("the masks block is unused: sharing '%s' has no masks", config.model.sharing.type)
+        config = masks_config(self.experiment)
+        if config is None:
+            if self.experiment.config.masks is not None:
+                logger.info("the masks block is unused: sharing '%s' has no masks",
+                            self.experiment.config.model.sharing.type)
             return None
-        if config.masks is None:
-            raise ConfigError(f"sharing '{config.model.sharing.type}' needs a `masks` block: "
-                              f"{{type: 'search', ...}} or {{type: 'from_run', path: ...}}")
-        return MASKS.build(config.masks)
+        return MASKS.build(config)
 
     def run(self) -> dict[str, Any]:
         if not self.resume:  # config.json last: its presence marks a run that can be resumed
@@ -108,7 +105,7 @@ class ExperimentRunner:
         logger.info("multi-task warm-up: %d steps of hard sharing over %s", steps, ", ".join(experiment.tasks))
         config = experiment.config
         hard_config = config.model_copy(update={"model": config.model.model_copy(
-            update={"sharing": HardSharingConfig(type="hard")})})
+            update={"sharing": SHARING.get("hard").config(type="hard")})})
         hard = build_model(hard_config, experiment.vocab, experiment.tasks, experiment.tag_schemes).to(experiment.device)
         load_weights(hard, load_torch(paths.init_weights, advice=REDO_STAGE), paths.init_weights,
                      lambda state: load_matching(hard, state))

@@ -1,7 +1,8 @@
 """Sentences to padded tensors, and length-bucketed batch streams that can resume mid-training.
 
-A stream's order is a pure function of (seed, task, pass number), so saving the pass number
-and the position within it is enough to resume exactly where an interrupted run stopped.
+A stream's order is a pure function of (seed, stream id, pass number) — the stream id is the
+task's place in the run's task list — so saving the pass number and the position within it is
+enough to resume exactly where an interrupted run stopped.
 """
 from __future__ import annotations
 
@@ -63,10 +64,6 @@ class IndexedDataset:
 
     def __len__(self) -> int:
         return len(self.lengths)
-
-    def sentence_words(self, index: int) -> list[int]:
-        """The word ids of sentence ``index``."""
-        return self.words[int(self.offsets[index]): int(self.offsets[index + 1])].tolist()
 
     def batch(self, indices: list[int]) -> Batch:
         """Sentences ``indices``, padded to the longest of them (and its longest word)."""
