@@ -18,6 +18,7 @@ import torch
 
 from sparse_sharing.components.callbacks.base import Callback
 from sparse_sharing.components.data.batching import BatchStream
+from sparse_sharing.components.records import BestScores, Evaluation, Scores, TaskScores, dev_score
 from sparse_sharing.devices import describe
 from sparse_sharing.registry import LR_SCHEDULERS, OPTIMIZERS, SAMPLERS
 from sparse_sharing.training.data_setup import TaskData
@@ -81,8 +82,8 @@ class Trainer:
         self.epoch = 0
         self.step = 0
         self.should_stop = False
-        self.history: list[dict[str, Any]] = []
-        self.best: dict[str, dict[str, Any]] = {}
+        self.history: list[Evaluation] = []
+        self.best: dict[str, BestScores] = {}
         self.best_mean: float | None = None
         self.elapsed = 0.0  # seconds in the loop (training steps and evaluations), over every start
         self.evaluation_seconds = 0.0  # of which evaluating
@@ -107,7 +108,7 @@ class Trainer:
                 if self._budget_spent():
                     break
             if self._budget_spent():
-                if not self.history or self.history[-1]["step"] != self.step:
+                if not self.history or self.history[-1]["step"] != self.step:  # not evaluated at this step yet
                     self._evaluate()
                 break
             self.epoch += 1
@@ -160,7 +161,7 @@ class Trainer:
             callback.on_step_end(self, task, loss_value, batch.num_tokens())
 
     # ------------------------------------------------------------ evaluation
-    def evaluate_task(self, task: str, split: str) -> dict[str, float]:
+    def evaluate_task(self, task: str, split: str) -> Scores:
         task_data = self.data[task]
         with evaluating(self, task, split):
             predicted = predict_tags(self.model, task_data.instances[split], task, self.vocab,
@@ -170,9 +171,9 @@ class Trainer:
 
     def _evaluate(self) -> None:
         started = time.monotonic()
-        record: dict[str, Any] = {"epoch": self.epoch, "step": self.step, "tasks": {}}
+        record: Evaluation = {"epoch": self.epoch, "step": self.step, "tasks": {}}
         for task in self.tasks:
-            splits = {"dev": self.evaluate_task(task, "dev")}
+            splits: TaskScores = {"dev": self.evaluate_task(task, "dev")}
             if "test" in self.data[task].sentences:
                 splits["test"] = self.evaluate_task(task, "test")
             record["tasks"][task] = splits
@@ -189,9 +190,9 @@ class Trainer:
                    self.epoch, self.step, scores, f" (new best: {', '.join(improved)})" if improved else "")
         write_json(self.paths.metrics, self.metrics(finished=False))
 
-    def _select(self, record: dict[str, Any]) -> list[str]:
+    def _select(self, record: Evaluation) -> list[str]:
         """Dev scores only; an equal score keeps the earlier checkpoint."""
-        scores = {t: s["dev"]["score"] for t, s in record["tasks"].items()}
+        scores = {t: dev_score(s) for t, s in record["tasks"].items()}
         if self.trainer_config.selection == "mean":
             mean = statistics.fmean(scores.values())
             if self.best_mean is not None and mean <= self.best_mean:

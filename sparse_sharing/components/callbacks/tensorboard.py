@@ -12,6 +12,7 @@ from pydantic import Field
 
 from sparse_sharing.components.callbacks.base import Callback
 from sparse_sharing.components.callbacks.event_file import EventFile
+from sparse_sharing.components.records import CandidateRecord, Evaluation
 from sparse_sharing.registry import CALLBACKS, ComponentConfig
 
 
@@ -53,7 +54,7 @@ class TensorBoard(Callback):
             self.writer.add_scalar(f"sampled_steps/{t}", count, trainer.step)
         self.writer.flush()
 
-    def on_evaluation(self, trainer: Any, record: dict[str, Any], improved: list[str]) -> None:
+    def on_evaluation(self, trainer: Any, record: Evaluation, improved: list[str]) -> None:
         for task, splits in record["tasks"].items():
             for split, figures in splits.items():
                 for name, value in figures.items():
@@ -86,7 +87,7 @@ def _named_optimizers(trainer: Any) -> dict[str, Any]:
     return {"+".join(users[id(o)]) + "/": o for o in trainer.distinct_optimizers}
 
 
-def write_search_rounds(directory: Path, task: str, records: Sequence[dict[str, Any]]) -> None:
+def write_search_rounds(directory: Path, task: str, records: Sequence[CandidateRecord]) -> None:
     """Each candidate's (round's) dev score and kept fraction as TensorBoard points (x = round)."""
     writer = EventFile(directory)
     for record in records:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from sparse_sharing.components.masks.candidates import saved_candidate
+from sparse_sharing.components.masks.candidates import SavedCandidate, saved_candidate
 from sparse_sharing.components.masks.mask_set import COMPUTED_REPORT_KEYS, MaskSet, read_mask_report
 from sparse_sharing.components.masks.source import Mask, MaskContext, MaskSource
 from sparse_sharing.errors import RunDirError
@@ -54,7 +54,7 @@ class MasksFromRun(MaskSource):
                       "dev_score": chosen["dev_score"], "selection": self.config.selection.model_dump(),
                       "rounds": [record for record, _ in candidates]}
 
-    def _candidates(self, task: str, context: MaskContext) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    def _candidates(self, task: str, context: MaskContext) -> list[SavedCandidate]:
         """The source run's candidates of ``task`` in order, read until the first missing round."""
         paths, shapes = RunPaths(self.directory), context.mask_shapes()
         found = []
