@@ -45,7 +45,7 @@ def test_batches_equal_the_reference_collate() -> None:
         indices = rng.sample(range(len(words)), rng.randint(1, 10))
         batch = dataset.batch(indices)
         expected = _collate_reference(words, chars, tags, indices)
-        for got, want in zip((batch.words, batch.chars, batch.mask, batch.lengths, batch.tags), expected):
+        for got, want in zip((batch.words, batch.chars, batch.padding_mask, batch.lengths, batch.tags), expected):
             assert got.dtype == want.dtype and torch.equal(got, want)
         assert batch.indices == indices
 

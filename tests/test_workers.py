@@ -18,7 +18,7 @@ from typing import Literal
 import torch
 
 from sparse_sharing.components.masks.source import MaskSource
-from sparse_sharing.registry import MASKS, ComponentConfig
+from sparse_sharing.registry import MASK_SOURCES, ComponentConfig
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class KeepAllConfig(ComponentConfig):
     jobs: int = 1
 
 
-@MASKS.register("logged_keep_all", config=KeepAllConfig)
+@MASK_SOURCES.register("logged_keep_all", config=KeepAllConfig)
 class KeepAll(MaskSource):
     needs_rewind_point = False
 

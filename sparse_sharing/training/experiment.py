@@ -16,8 +16,8 @@ from sparse_sharing.devices import resolve_device
 from sparse_sharing.errors import ConfigError, RunDirError
 from sparse_sharing.files import check_loads_safely, first_line, load_torch, load_weights
 from sparse_sharing.paths import RunPaths
-from sparse_sharing.registry import ALL_KINDS, CALLBACKS, MASKS, METRICS, SAMPLERS, SELECTIONS, Registry
-from sparse_sharing.registry.contracts import MaskedSharing
+from sparse_sharing.registry import ALL_KINDS, CALLBACKS, MASK_SOURCES, METRICS, SAMPLERS, SELECTIONS, Registry
+from sparse_sharing.registry.contracts import MaskedSharingContract
 from sparse_sharing.training.data_setup import TaskData, build_vocabulary, index_tasks, read_tasks
 from sparse_sharing.training.memory import building_model
 from sparse_sharing.training.model import MultiTaskTagger, build_model
@@ -56,7 +56,7 @@ def build_experiment(config: Any, vocab: Vocabulary | None = None) -> Experiment
 
 def uses_masks(model: MultiTaskTagger) -> bool:
     """Whether the strategy runs its tasks under masks (and the run needs a mask source)."""
-    return isinstance(model.sharing, MaskedSharing)
+    return isinstance(model.sharing, MaskedSharingContract)
 
 
 def masks_config(experiment: Experiment) -> BaseModel | None:
@@ -91,7 +91,7 @@ def check_experiment(experiment: Experiment) -> None:
     for task in experiment.tasks:
         METRICS.build(config.tasks[task].metric)
     if masks is not None:
-        MASKS.build(masks)
+        MASK_SOURCES.build(masks)
         for registry, component_config in nested_components(masks):
             component = registry.build(component_config)
             check_tasks = getattr(component, "check_tasks", None)

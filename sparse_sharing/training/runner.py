@@ -35,7 +35,7 @@ from sparse_sharing.files import first_line, load_torch, load_weights, save_torc
 from sparse_sharing.logs import detach_log_file, log_to_file, show_records_of
 from sparse_sharing.paths import RunPaths
 from sparse_sharing.random_state import random_state_kept, seed_everything
-from sparse_sharing.registry import CALLBACKS, MASKS, SHARING, import_plugins
+from sparse_sharing.registry import CALLBACKS, MASK_SOURCES, SHARING, import_plugins
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.dev_best import DevBestWeights
 from sparse_sharing.training.experiment import Experiment, masks_config, nested_components
@@ -68,7 +68,7 @@ class ExperimentRunner:
                 logger.info("the masks block is unused: sharing '%s' has no masks",
                             self.experiment.config.model.sharing.type)
             return None
-        return MASKS.build(config)
+        return MASK_SOURCES.build(config)
 
     def run(self) -> dict[str, Any]:
         if not self.resume:  # config.json last: its presence marks a run that can be resumed

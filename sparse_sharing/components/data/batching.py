@@ -6,6 +6,7 @@ enough to resume exactly where an interrupted run stopped.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -14,13 +15,14 @@ import torch
 
 from sparse_sharing.components.data.sentence import Sentence
 from sparse_sharing.components.data.vocabulary import Vocabulary
+from sparse_sharing.registry import PluginDeprecationWarning
 
 
 @dataclass
 class Batch:
     words: torch.Tensor  # [B, T] word ids
     chars: torch.Tensor  # [B, T, C] char ids
-    mask: torch.Tensor  # [B, T] bool, a prefix of each row
+    padding_mask: torch.Tensor  # [B, T] bool, True at real tokens (a prefix of each row), False at padding
     lengths: torch.Tensor  # [B] on the CPU, as pack_padded_sequence wants
     tags: torch.Tensor | None  # [B, T] label ids or None when predicting
     indices: list[int]  # positions of these sentences in their dataset
@@ -30,8 +32,15 @@ class Batch:
 
     def to(self, device: torch.device) -> "Batch":
         move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
-        return Batch(move(self.words), move(self.chars), move(self.mask), self.lengths, move(self.tags),
+        return Batch(move(self.words), move(self.chars), move(self.padding_mask), self.lengths, move(self.tags),
                      self.indices, move(self.spellings))
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """The former name of ``padding_mask`` ("mask" names the pruning masks alone now)."""
+        warnings.warn("Batch.mask is now Batch.padding_mask; the old name will be removed in a later release",
+                      PluginDeprecationWarning, stacklevel=2)
+        return self.padding_mask
 
     def num_tokens(self) -> int:
         return int(self.lengths.sum())

@@ -18,7 +18,7 @@ from sparse_sharing.components.masks.mask_set import COMPUTED_REPORT_KEYS, MaskS
 from sparse_sharing.components.masks.source import Mask, MaskContext, MaskSource
 from sparse_sharing.errors import RunDirError
 from sparse_sharing.paths import RunPaths
-from sparse_sharing.registry import MASKS, SELECTIONS, ComponentConfig, Nested
+from sparse_sharing.registry import MASK_SOURCES, SELECTIONS, ComponentConfig, Nested
 
 
 class FromRunConfig(ComponentConfig):
@@ -30,7 +30,7 @@ class FromRunConfig(ComponentConfig):
         "choose again among that run's search rounds, which must still be in its mask_search/.")
 
 
-@MASKS.register("from_run", config=FromRunConfig)
+@MASK_SOURCES.register("from_run", config=FromRunConfig)
 class MasksFromRun(MaskSource):
     """The other run's masks, checked against this model; joint training starts from this run's θ0."""
 

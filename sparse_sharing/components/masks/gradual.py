@@ -32,7 +32,7 @@ from sparse_sharing.components.masks.mask_set import MaskSet, all_kept
 from sparse_sharing.components.masks.source import Mask, MaskContext
 from sparse_sharing.components.records import CandidateRecord
 from sparse_sharing.errors import ConfigError
-from sparse_sharing.registry import MASKS
+from sparse_sharing.registry import MASK_SOURCES
 
 Plan = list[tuple[int, float, int | None]]  # per prune: (step, kept fraction, candidate reached or None)
 
@@ -143,7 +143,7 @@ class GradualPruning(Callback):
             self.pending = None
 
 
-@MASKS.register("gradual", config=GradualConfig)
+@MASK_SOURCES.register("gradual", config=GradualConfig)
 class GradualMagnitudePruning(CandidateSource):
     """Gradual magnitude pruning: one run per task on the cubic schedule, a candidate at each kept fraction."""
 

@@ -28,7 +28,7 @@ from sparse_sharing.components.masks.mask_set import all_kept
 from sparse_sharing.components.masks.source import MaskContext
 from sparse_sharing.components.records import CandidateRecord
 from sparse_sharing.files import load_torch, save_torch
-from sparse_sharing.registry import MASKS
+from sparse_sharing.registry import MASK_SOURCES
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class OneShotConfig(KeptFractionsConfig):
                                        for b in batches.values())
 
 
-@MASKS.register("one_shot", config=OneShotConfig)
+@MASK_SOURCES.register("one_shot", config=OneShotConfig)
 class OneShotPruning(CandidateSource):
     """One dense training per task, one magnitude prune to each kept fraction, a short retraining each."""
 

@@ -31,7 +31,7 @@ from sparse_sharing.components.masks.selection import FixedRoundConfig
 from sparse_sharing.components.masks.source import MaskContext
 from sparse_sharing.components.pruners.pruners import MagnitudePrunerConfig
 from sparse_sharing.components.records import CandidateRecord
-from sparse_sharing.registry import MASKS, PRUNERS, ComponentConfig, Nested
+from sparse_sharing.registry import MASK_SOURCES, PRUNERS, ComponentConfig, Nested
 
 
 class MaskSearchConfig(CandidateSourceConfig):
@@ -67,7 +67,7 @@ class MaskSearchConfig(CandidateSourceConfig):
         return self.warmup_steps + sum((self.num_rounds + 1) * self.round_steps(b) for b in batches.values())
 
 
-@MASKS.register("search", config=MaskSearchConfig)
+@MASK_SOURCES.register("search", config=MaskSearchConfig)
 class IterativePruningSearch(CandidateSource):
     def __init__(self, config: MaskSearchConfig) -> None:
         super().__init__(config)
