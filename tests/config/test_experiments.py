@@ -21,7 +21,7 @@ from sparse_sharing.cli.main import cli
 from sparse_sharing.components.data.conll import parse_once
 from sparse_sharing.config.loading import resolve_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
 EXT_VARS = {"data_dir": DATA / "conll2003", "data_root": DATA}
 EXPERIMENTS = sorted((ROOT / "experiments").glob("*.jsonnet"))

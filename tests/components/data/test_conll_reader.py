@@ -12,7 +12,7 @@ from sparse_sharing.components.data.sentence import Sentence
 from sparse_sharing.errors import DataError
 from sparse_sharing.registry import DATASET_READERS
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
 
 
 

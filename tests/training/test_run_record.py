@@ -17,7 +17,7 @@ from sparse_sharing.paths import RunPaths
 from sparse_sharing.training.experiment import build_experiment
 from sparse_sharing.training.trainer import Trainer
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 class MetricsAtEpochEnd(Callback):

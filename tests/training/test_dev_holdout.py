@@ -19,7 +19,7 @@ from sparse_sharing.registry import import_plugins
 from sparse_sharing.training.data_setup import read_tasks
 from sparse_sharing.training.experiment import build_experiment, load_trained
 
-QUICKSTART = Path(__file__).resolve().parents[1] / "experiments" / "quickstart.jsonnet"
+QUICKSTART = Path(__file__).resolve().parents[2] / "experiments" / "quickstart.jsonnet"
 
 
 def holdout(fraction: float, seed: int = 0) -> DevFromTrainConfig:
