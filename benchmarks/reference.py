@@ -118,11 +118,11 @@ class PlainTagger(nn.Module):
 
     def loss(self, batch: PlainBatch, task: str) -> Tensor:
         emissions = self.heads[task](self.features(batch))
-        return self.crfs[task].nll(emissions, batch.tags, batch.mask).sum() / batch.mask.sum()
+        return self.crfs[task].nll(emissions, batch.tags, batch.padding_mask).sum() / batch.padding_mask.sum()
 
     @torch.no_grad()
     def decode(self, batch: PlainBatch, task: str) -> list[list[int]]:
-        return self.crfs[task].viterbi(self.heads[task](self.features(batch)), batch.mask)
+        return self.crfs[task].viterbi(self.heads[task](self.features(batch)), batch.padding_mask)
 
 
 def train_step(model: PlainTagger, optimizer: torch.optim.Optimizer, batch: PlainBatch, task: str) -> float:

@@ -36,6 +36,7 @@ from sparse_sharing.components.data.batching import index_sentences  # noqa: E40
 from sparse_sharing.components.data.sentence import Sentence  # noqa: E402
 from sparse_sharing.components.data.vocabulary import Vocabulary  # noqa: E402
 from sparse_sharing.config.schema import validate_experiment  # noqa: E402
+from sparse_sharing.devices import resolve_device  # noqa: E402
 from sparse_sharing.training.data_setup import TaskData  # noqa: E402
 from sparse_sharing.training.evaluation import predict_tags  # noqa: E402
 from sparse_sharing.training.model import build_model  # noqa: E402
@@ -57,8 +58,10 @@ def project_trainer(sentences: list[Sentence], vocab: Vocabulary, tasks: tuple[s
     model = build_model(config, vocab, list(tasks), {t: "bio" for t in tasks})
     if sharing == "sparse":
         model.sharing.set_masks(paper_like_masks(model))
+    target = resolve_device(config.device)
+    model.to(target)
     data = {t: TaskData(None, {"train": sentences}, {"train": index_sentences(sentences, vocab, t)}) for t in tasks}
-    trainer = Trainer(config, model, data, vocab, RunPaths(run_dir), [], list(tasks))
+    trainer = Trainer(config, model, data, vocab, RunPaths(run_dir), [], list(tasks), device=target)
     model.train()
     return trainer
 

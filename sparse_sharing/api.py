@@ -25,13 +25,13 @@ from sparse_sharing.config.loading import load_experiment
 from sparse_sharing.config.schema import trained_tasks
 from sparse_sharing.devices import resolve_device
 from sparse_sharing.errors import UserError
+from sparse_sharing.random_state import seed_everything
 from sparse_sharing.registry import DATASET_READERS, did_you_mean, import_plugins
 from sparse_sharing.registry.contracts import ClosedLabelReader
-from sparse_sharing.training.evaluation import predict_tags, score
+from sparse_sharing.training.evaluation import predict_tags, score_tags
 from sparse_sharing.training.experiment import load_best_model, load_trained
 from sparse_sharing.training.pipeline import train as train_in
 from sparse_sharing.training.run_dir import prepare_run_dir
-from sparse_sharing.training.trainer import comparable_tags, seed_everything
 
 Tokens = Sequence[str]
 
@@ -112,8 +112,8 @@ class Tagger:
                 raise UserError(f"{data}: labels the run never saw for task '{task}': {', '.join(unknown[:10])}")
             predicted = predict_tags(self.models[task], index_sentences(sentences, self.vocab, task), task,
                                      self.vocab, self.config.trainer.eval_batch_size, self.device)
-            results[task] = score(self.config.tasks[task].metric, comparable_tags(predicted, reader.tag_scheme),
-                                  comparable_tags([s.tags for s in sentences], reader.tag_scheme))
+            results[task] = score_tags(self.config.tasks[task].metric, predicted, [s.tags for s in sentences],
+                                       reader.tag_scheme)
         return results
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from sparse_sharing.errors import DiskFull
 from sparse_sharing.files import append
@@ -78,6 +78,32 @@ def log_to_file(path: Path, earlier: Sequence[logging.LogRecord] = ()) -> None:
     for record in earlier:
         handler.handle(record)
     root.addHandler(handler)
+
+
+class _ToPackageHandlers(logging.Handler):
+    """Hands a record to the handlers of the package's logger (console, run log, a worker's queue),
+    not to the package logger itself: the record already goes up its own logger's chain to the root."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        for handler in logging.getLogger("sparse_sharing").handlers:
+            if record.levelno >= handler.level:
+                handler.handle(record)
+
+
+def show_records_of(loggers: Iterable[str]) -> None:
+    """The INFO and higher records of ``loggers`` outside the package (a plugin component's modules)
+    go where the package's own go, once per process; the package's loggers already do."""
+    for name in loggers:
+        if name == "sparse_sharing" or name.startswith("sparse_sharing."):
+            continue
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:  # else inherited from the root: WARNING
+            logger.setLevel(logging.INFO)
+        if not any(isinstance(h, _ToPackageHandlers) for h in logger.handlers):
+            logger.addHandler(_ToPackageHandlers())
 
 
 def detach_log_file(path: Path) -> None:

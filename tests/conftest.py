@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import pytest
 
-from sparse_sharing.components.data.embedded import write_conll
+from sparse_sharing.components.data.toy_corpus import write_conll
 
 SIZES = {"train": 40, "dev": 15, "test": 15}
 DOCSTART = "-DOCSTART- -X- O O"

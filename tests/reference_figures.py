@@ -10,7 +10,8 @@ kernel, another random stream) regenerates the stored file on purpose and says s
 
     python tests/reference_figures.py RUN_DIR > tests/reference/tiny_sparse_search.json
 
-where RUN_DIR is the run of ``tests/test_mask_search.py``'s ``SEARCH`` config on the tiny corpus.
+where RUN_DIR is the run of ``tests/components/masks/test_mask_search.py``'s ``SEARCH`` config on the tiny
+corpus.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The package's import graph: no cycle, and every import points down the layers.
 
 Layers, from the bottom (a module imports only from its own layer or below):
-errors, files, paths, logs, devices, locks, processes, provenance → registry → components → config →
+errors, files, paths, logs, devices, locks, processes, provenance, random_state → registry → components → config →
 training → analysis → api, serve → cli.
 Imports are read from the source with ``ast`` (those under ``if TYPE_CHECKING:`` and
 ``importlib.import_module("...")`` with a literal name included: they are arrows too), so the
@@ -17,7 +17,8 @@ from pathlib import Path
 import sparse_sharing
 
 PACKAGE = Path(sparse_sharing.__file__).parent
-LAYERS = [("errors", "files", "paths", "logs", "devices", "locks", "processes", "provenance"), ("registry",),
+LAYERS = [("errors", "files", "paths", "logs", "devices", "locks", "processes", "provenance", "random_state"),
+          ("registry",),
           ("components",), ("config",), ("training",), ("analysis",), ("api", "serve"), ("cli", "__main__")]
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from sparse_sharing.components.records import Evaluation, dev_score
 from sparse_sharing.errors import RunDirError, UserError
 from sparse_sharing.registry import did_you_mean
 from sparse_sharing.paths import RunPaths
@@ -140,19 +141,19 @@ def read_run(path: Path, epochs: int | None = None) -> Run | Skipped:
         return Skipped(path, f"metrics.json or config.json lacks what `ssl train` writes ({error!r})")
 
 
-def scores_within(history: Sequence[dict[str, Any]], epochs: int, selection: str) -> dict[str, float]:
+def scores_within(history: Sequence[Evaluation], epochs: int, selection: str) -> dict[str, float]:
     """Task → test score at the dev-best of the evaluations of the first ``epochs`` epochs, chosen as
     the trainer chooses (per task, or by the mean over tasks; a tie keeps the earlier)."""
     records = [r for r in history if r["epoch"] <= epochs]
     if selection == "mean":
-        best = max(records, key=lambda r: (statistics.fmean(s["dev"]["score"] for s in r["tasks"].values()),
+        best = max(records, key=lambda r: (statistics.fmean(dev_score(s) for s in r["tasks"].values()),
                                            -r["step"]))
         return {t: s["test"]["score"] for t, s in best["tasks"].items() if "test" in s}
     test = {}
     for task in dict.fromkeys(t for r in records for t in r["tasks"]):
         scored = [r["tasks"][task] for r in records if task in r["tasks"]]
-        best_dev = max(s["dev"]["score"] for s in scored)
-        first_best = next(s for s in scored if s["dev"]["score"] == best_dev)
+        best_dev = max(dev_score(s) for s in scored)
+        first_best = next(s for s in scored if dev_score(s) == best_dev)
         if "test" in first_best:
             test[task] = first_best["test"]["score"]
     return test

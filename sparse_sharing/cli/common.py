@@ -16,9 +16,9 @@ from sparse_sharing.cli.faults import as_fault
 from sparse_sharing.components.callbacks.progress import add_console_handler
 from sparse_sharing.errors import USER_ERROR_STATUS, UserError
 from sparse_sharing.processes import parent_from_environment, when_parent_ends
+from sparse_sharing.random_state import seed_everything
 from sparse_sharing.registry import import_plugins
 from sparse_sharing.registry.failures import describe_plugin_failure
-from sparse_sharing.training.trainer import seed_everything
 
 
 def include_package_option(command: Callable) -> Callable:

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from sparse_sharing.cli.common import error_boundary
-from sparse_sharing.components.data.embedded import write_conll
+from sparse_sharing.components.data.toy_corpus import write_conll
 
 
 @click.command("corpus")

@@ -2,14 +2,36 @@
 through the Python API's ``Tagger`` (the CLI prints what the API returns)."""
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
+from typing import Any, Callable
 
 import click
 
 from sparse_sharing.api import Tagger
 from sparse_sharing.cli.common import device_option, error_boundary, include_package_option
 from sparse_sharing.files import atomic_write
+
+
+def tagger_options(verb: str) -> Callable[[Callable], Callable]:
+    """The set-up `ssl evaluate` and `ssl predict` share: ``--task`` (``verb`` only this task),
+    ``--include-package`` and ``--device``, and the command's RUN_DIR loaded as a ``Tagger``, which the
+    command receives in their place. Goes below ``error_boundary``, so a bad run is one message."""
+
+    def decorate(command: Callable) -> Callable:
+        @click.option("--task", "tasks", multiple=True, help=f"{verb} only this task (repeatable); default: every task.")
+        @include_package_option
+        @device_option
+        @functools.wraps(command)
+        def with_tagger(run_dir: Path, tasks: tuple[str, ...], include_packages: tuple[str, ...], device: str | None,
+                        **arguments: Any) -> Any:
+            return command(Tagger.from_run(run_dir, device=device, tasks=tasks, include_packages=include_packages),
+                           **arguments)
+
+        return with_tagger
+
+    return decorate
 
 
 def main_figures(metric: str, figures: dict[str, float]) -> str:
@@ -24,19 +46,15 @@ def main_figures(metric: str, figures: dict[str, float]) -> str:
 @click.command("evaluate")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.argument("data_file")
-@click.option("--task", "tasks", multiple=True, help="Score only this task (repeatable); default: every task.")
 @click.option("--output", type=click.Path(path_type=Path), help="Also write the figures as JSON here.")
-@include_package_option
-@device_option
 @error_boundary
-def evaluate_command(run_dir: Path, data_file: str, tasks: tuple[str, ...], output: Path | None,
-                     include_packages: tuple[str, ...], device: str | None) -> None:
+@tagger_options("Score")
+def evaluate_command(tagger: Tagger, data_file: str, output: Path | None) -> None:
     """Score DATA_FILE (same columns as the run's data) with each task's dev-best checkpoint.
 
     For a run on the bundled corpus DATA_FILE is a split name (train, dev, test) or a file in the
     layout `ssl corpus` writes (word POS chunk NER).
     """
-    tagger = Tagger.from_run(run_dir, device=device, tasks=tasks, include_packages=include_packages)
     results = {}
     for task in tagger.tasks:
         figures = tagger.evaluate(data_file, tasks=[task])[task]
@@ -50,12 +68,9 @@ def evaluate_command(run_dir: Path, data_file: str, tasks: tuple[str, ...], outp
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.argument("input_file")
 @click.option("--output", type=click.Path(path_type=Path), help="Write here instead of standard output.")
-@click.option("--task", "tasks", multiple=True, help="Predict only this task (repeatable); default: every task.")
-@include_package_option
-@device_option
 @error_boundary
-def predict_command(run_dir: Path, input_file: str, output: Path | None, tasks: tuple[str, ...],
-                    include_packages: tuple[str, ...], device: str | None) -> None:
+@tagger_options("Predict")
+def predict_command(tagger: Tagger, input_file: str, output: Path | None) -> None:
     """Tag INPUT_FILE (one token per line in the first column, blank line between sentences).
 
     Writes CoNLL: the token, then one predicted column per task, with span tags in the scheme of
@@ -64,7 +79,6 @@ def predict_command(run_dir: Path, input_file: str, output: Path | None, tasks: 
     sorts an object's keys). The order is printed on stderr. Any run takes a file here, including
     one trained on the bundled corpus.
     """
-    tagger = Tagger.from_run(run_dir, device=device, tasks=tasks, include_packages=include_packages)
     sentences = tagger.readers[tagger.tasks[0]].read_words(input_file)
     tagged = tagger.predict([s.words for s in sentences]) if sentences else []
     click.echo(f"columns: word {' '.join(tagger.tasks)} (tags in each task's file scheme)", err=True)

@@ -24,7 +24,7 @@ from sparse_sharing.registry import (
     ENCODERS,
     HEADS,
     LR_SCHEDULERS,
-    MASKS,
+    MASK_SOURCES,
     METRICS,
     OPTIMIZERS,
     SAMPLERS,
@@ -153,7 +153,7 @@ def build_experiment_schema() -> type[BaseModel]:
         vocabulary=(VocabularyConfig, Field(default_factory=VocabularyConfig, description="Vocabulary building.")),
         model=(model_model, Field(description="Embedders, encoder and sharing strategy.")),
         trainer=(trainer_model, Field(description="The training loop.")),
-        masks=(MASKS.union() | None, Field(None, description="Where the per-task masks of a masked sharing "
+        masks=(MASK_SOURCES.union() | None, Field(None, description="Where the per-task masks of a masked sharing "
                                              "strategy (sparse, single_subnet) come from; unused by the others.")),
     )
 

@@ -4,7 +4,10 @@ A registry checks a registered class for the contract's methods, and what its fa
 against the whole contract (attributes included), so a plugin that does not fit fails at
 once with the names it lacks (``sparse_sharing.errors.PluginError``). The built-in base
 classes (``SharingStrategy``, ``Metric``, ``Callback``, ``TaskSampler``, ``Pruner``,
-``MaskSource``) meet their contracts and are the easy way to write a new component.
+``MaskSource``) meet their contracts and are the easy way to write a new component. A contract
+that has such a base class is named for it with ``Contract`` after (``TaskSamplerContract``), so
+one name never means both; the contracts' former names still import, with a
+``PluginDeprecationWarning``.
 
 Each contract also says what its factory is called with: ``factory(config, **runtime)``,
 where the runtime keywords are fixed per kind and listed below. Types the contracts cannot
@@ -13,9 +16,12 @@ described in words; see docs/plugins.md.
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any, Callable, Collection, Mapping, Protocol, Sequence, runtime_checkable
 
 import torch
+
+from sparse_sharing.registry.versions import PluginDeprecationWarning
 
 
 @runtime_checkable
@@ -94,7 +100,7 @@ class Head(Protocol):
 
 
 @runtime_checkable
-class SharingStrategy(Protocol):
+class SharingStrategyContract(Protocol):
     """Built as ``factory(config, trunk_factory=() -> Trunk, tasks=list[str])``; an ``nn.Module``.
 
     The only thing that knows how tasks share. Subclass
@@ -126,7 +132,7 @@ class SharingStrategy(Protocol):
 
 
 @runtime_checkable
-class MaskedSharing(SharingStrategy, Protocol):
+class MaskedSharingContract(SharingStrategyContract, Protocol):
     """A strategy whose tasks run under per-task masks; the run finds them through a mask source."""
 
     def prunable_weights(self, task: str) -> dict[str, torch.Tensor]:
@@ -140,7 +146,7 @@ class MaskedSharing(SharingStrategy, Protocol):
 
 
 @runtime_checkable
-class TaskSampler(Protocol):
+class TaskSamplerContract(Protocol):
     """Built as ``factory(config, sizes={task: batches per pass}, seed=int)``.
 
     Told the step about to run (0-based) and the epochs completed, so a schedule can anneal.
@@ -159,7 +165,7 @@ class TaskSampler(Protocol):
 
 
 @runtime_checkable
-class Metric(Protocol):
+class MetricContract(Protocol):
     """Built as ``factory(config)``; subclass ``sparse_sharing.components.metrics.base.Metric``."""
 
     def reset(self) -> None:
@@ -173,7 +179,7 @@ class Metric(Protocol):
 
 
 @runtime_checkable
-class Callback(Protocol):
+class CallbackContract(Protocol):
     """Built as ``factory(config)``; subclass ``sparse_sharing.components.callbacks.base.Callback``
     (every hook optional there). ``state_dict`` goes into checkpoints (weights_only-safe values)."""
 
@@ -193,7 +199,7 @@ class Callback(Protocol):
 
 
 @runtime_checkable
-class Pruner(Protocol):
+class PrunerContract(Protocol):
     """Built as ``factory(config)``. One round of iterative pruning: which kept weights go.
 
     A config field ``rounds`` (the schedule's length) becomes the search's default round count.
@@ -217,7 +223,7 @@ class SelectionRule(Protocol):
 
 
 @runtime_checkable
-class MaskSource(Protocol):
+class MaskSourceContract(Protocol):
     """Built as ``factory(config)``. Where each task's mask of a masked strategy comes from.
 
     The runner (``sparse_sharing.training.runner``) calls ``find`` once per task (in a
@@ -241,3 +247,18 @@ class PretrainedVectors(Protocol):
 
     def load(self) -> tuple[tuple[str, ...], Any]:
         """The words and a (words, dim) float array of their vectors, in the same order."""
+
+
+# The contracts' former names, which the base classes share; they still import, for one release.
+_FORMER_NAMES = {name: f"{name}Contract" for name in (
+    "SharingStrategy", "MaskedSharing", "MaskSource", "Callback", "Metric", "TaskSampler", "Pruner")}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FORMER_NAMES:
+        new = _FORMER_NAMES[name]
+        warnings.warn(f"sparse_sharing.registry.contracts.{name} is now {new} ({name} names the base class a "
+                      f"plugin subclasses); the old name will be removed in a later release",
+                      PluginDeprecationWarning, stacklevel=2)
+        return globals()[new]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

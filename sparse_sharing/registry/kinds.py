@@ -19,23 +19,24 @@ ENCODERS: Registry = Registry("encoder", "Contextualises the embedded tokens (th
                              runtime=("input_dim",))
 HEADS: Registry = Registry("head", "Scores and decodes one task's tags from trunk features.", contracts.Head,
                           runtime=("input_dim", "labels", "tag_scheme"))
-SHARING: Registry = Registry("sharing", "Decides which parameters the tasks share.", contracts.SharingStrategy,
-                            runtime=("trunk_factory", "tasks"))
-SAMPLERS: Registry = Registry("sampler", "Picks the task whose batch runs next.", contracts.TaskSampler,
+SHARING: Registry = Registry("sharing", "Decides which parameters the tasks share.",
+                             contracts.SharingStrategyContract, runtime=("trunk_factory", "tasks"))
+SAMPLERS: Registry = Registry("sampler", "Picks the task whose batch runs next.", contracts.TaskSamplerContract,
                              runtime=("sizes", "seed"))
-METRICS: Registry = Registry("metric", "Scores predicted tags against gold tags.", contracts.Metric)
+METRICS: Registry = Registry("metric", "Scores predicted tags against gold tags.", contracts.MetricContract)
 OPTIMIZERS: Registry = Registry("optimizer", "Updates the parameters from gradients.", torch.optim.Optimizer,
                                runtime=("params",))
 LR_SCHEDULERS: Registry = Registry("lr_scheduler", "Changes the learning rate over training.",
                                    torch.optim.lr_scheduler.LRScheduler, runtime=("optimizer",))
 CALLBACKS: Registry = Registry("callback", "Hooks into the training loop: logging, checkpoints, stopping.",
-                               contracts.Callback)
+                               contracts.CallbackContract)
 PRUNERS: Registry = Registry("pruner", "Chooses which still-kept weights a round of iterative pruning removes.",
-                             contracts.Pruner)
+                             contracts.PrunerContract)
 SELECTIONS: Registry = Registry("selection", "Chooses which search round's mask a task keeps.",
                                 contracts.SelectionRule)
-MASKS: Registry = Registry("mask", "Where a masked strategy's per-task masks come from: a search, or another run.",
-                           contracts.MaskSource)
+MASK_SOURCES: Registry = Registry(
+    "mask", "Where a masked strategy's per-task masks come from: a search, or another run.",
+    contracts.MaskSourceContract)
 
 ALL_KINDS: dict[str, Registry] = {
     r.kind: r
@@ -53,6 +54,6 @@ ALL_KINDS: dict[str, Registry] = {
         CALLBACKS,
         PRUNERS,
         SELECTIONS,
-        MASKS,
+        MASK_SOURCES,
     )
 }

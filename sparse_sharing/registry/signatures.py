@@ -43,7 +43,7 @@ def _drop_step_and_epoch(next_task: Callable[[], str]) -> Callable[[int, int], s
 
 OLD_FORMS: tuple[OldForm, ...] = (
     # Plugin API 1 (sparse-sharing before the written contracts): the sampler was not told where training is.
-    OldForm(contracts.TaskSampler, "next_task", 0, 2, _drop_step_and_epoch),
+    OldForm(contracts.TaskSamplerContract, "next_task", 0, 2, _drop_step_and_epoch),
 )
 
 

@@ -16,8 +16,8 @@ from sparse_sharing.devices import resolve_device
 from sparse_sharing.errors import ConfigError, RunDirError
 from sparse_sharing.files import check_loads_safely, first_line, load_torch, load_weights
 from sparse_sharing.paths import RunPaths
-from sparse_sharing.registry import ALL_KINDS, CALLBACKS, MASKS, METRICS, SAMPLERS, SELECTIONS, Registry
-from sparse_sharing.registry.contracts import MaskedSharing
+from sparse_sharing.registry import ALL_KINDS, CALLBACKS, MASK_SOURCES, METRICS, SAMPLERS, SELECTIONS, Registry
+from sparse_sharing.registry.contracts import MaskedSharingContract
 from sparse_sharing.training.data_setup import TaskData, build_vocabulary, index_tasks, read_tasks
 from sparse_sharing.training.memory import building_model
 from sparse_sharing.training.model import MultiTaskTagger, build_model
@@ -56,7 +56,19 @@ def build_experiment(config: Any, vocab: Vocabulary | None = None) -> Experiment
 
 def uses_masks(model: MultiTaskTagger) -> bool:
     """Whether the strategy runs its tasks under masks (and the run needs a mask source)."""
-    return isinstance(model.sharing, MaskedSharing)
+    return isinstance(model.sharing, MaskedSharingContract)
+
+
+def masks_config(experiment: Experiment) -> BaseModel | None:
+    """The config's ``masks`` block where the strategy runs under masks, else None; a masked strategy
+    without one is a ConfigError (the one place that says so, for `ssl validate` and `ssl train`)."""
+    config = experiment.config
+    if not uses_masks(experiment.model):
+        return None
+    if config.masks is None:
+        raise ConfigError(f"masks: sharing '{config.model.sharing.type}' needs a `masks` block: "
+                          f"{{type: 'search', ...}} or {{type: 'from_run', path: ...}}")
+    return config.masks
 
 
 def check_experiment(experiment: Experiment) -> None:
@@ -69,9 +81,7 @@ def check_experiment(experiment: Experiment) -> None:
     change what the run trains.
     """
     config = experiment.config
-    if uses_masks(experiment.model) and config.masks is None:
-        raise ConfigError(f"masks: sharing '{config.model.sharing.type}' needs a `masks` block: "
-                          f"{{type: 'search', ...}} or {{type: 'from_run', path: ...}}")
+    masks = masks_config(experiment)
     trainer = config.trainer
     sizes = {t: math.ceil(len(experiment.data[t].instances["train"]) / trainer.batch_size) for t in experiment.tasks}
     check_loads_safely(SAMPLERS.build(trainer.sampler, sizes=sizes, seed=config.seed).state_dict(),
@@ -80,9 +90,9 @@ def check_experiment(experiment: Experiment) -> None:
         check_loads_safely(CALLBACKS.build(callback_config).state_dict(), f"callback '{callback_config.type}'")
     for task in experiment.tasks:
         METRICS.build(config.tasks[task].metric)
-    if uses_masks(experiment.model):
-        MASKS.build(config.masks)
-        for registry, component_config in nested_components(config.masks):
+    if masks is not None:
+        MASK_SOURCES.build(masks)
+        for registry, component_config in nested_components(masks):
             component = registry.build(component_config)
             check_tasks = getattr(component, "check_tasks", None)
             if registry is SELECTIONS and check_tasks is not None:  # a rule that depends on the tasks sees them now
@@ -136,12 +146,6 @@ def load_trained(run_dir: Path) -> tuple[Any, RunPaths, Vocabulary]:
         raise RunDirError(f"{paths.root} is not a run directory (no config.json or vocabulary.json)")
     config = validate_experiment(read_run_json(paths.config), source=str(paths.config))
     return config, paths, load_vocabulary(paths)
-
-
-def load_run_experiment(run_dir: Path) -> tuple[Experiment, RunPaths]:
-    """The experiment of an existing run directory, with its saved config and vocabulary."""
-    config, paths, vocab = load_trained(run_dir)
-    return build_experiment(config, vocab), paths
 
 
 def load_best_model(config: Any, paths: RunPaths, vocab: Vocabulary, task: str,

@@ -21,14 +21,14 @@ class MultiTaskTagger(nn.Module):
 
     def loss(self, batch: Batch, task: str) -> torch.Tensor:
         features, penalty = self.sharing.forward_with_penalty(batch, task)
-        loss = self.heads[task].loss(features, batch.tags, batch.mask)
+        loss = self.heads[task].loss(features, batch.tags, batch.padding_mask)
         return loss if penalty is None else loss + penalty
 
     @torch.inference_mode()
     def decode(self, batch: Batch, task: str) -> list[list[int]]:
         """Best label ids per sentence. Inference mode rather than no_grad: nothing decoded here is
         ever differentiated, and skipping autograd's bookkeeping entirely is measurably faster."""
-        return self.heads[task].decode(self.sharing(batch, task), batch.mask)
+        return self.heads[task].decode(self.sharing(batch, task), batch.padding_mask)
 
 
 def build_model(config: Any, vocab: Vocabulary, tasks: list[str], tag_schemes: Mapping[str, str]) -> MultiTaskTagger:

@@ -42,7 +42,7 @@ def rehearse(experiment: Experiment, sentences: int = SENTENCES) -> None:
     with tempfile.TemporaryDirectory(prefix="ssl-validate-") as directory:
         paths = RunPaths(Path(directory))
         trainer = Trainer(short, model, data, experiment.vocab, paths, joint_callbacks(short), experiment.tasks,
-                          stage="validate", log_evaluations=False)
+                          device=experiment.device, stage="validate", log_evaluations=False)
         with warnings.catch_warnings():
             # A task the sampler never drew in these few steps leaves its optimizer unstepped when the
             # scheduler steps at the epoch's end, which torch warns about; a real epoch draws every task.

@@ -9,45 +9,39 @@ each returning early when its artifact is on disk, so ``--resume`` redoes only w
 The first three run only for a strategy with masks (``sparse``, ``single_subnet``). The mask
 source decides what a task's mask is; the runner owns the training it asks for
 (``SearchContext``), so a new source is one registered class. With ``jobs`` > 1 tasks are
-searched in worker processes, each given the validated config and its task's data.
+searched in worker processes (``training.workers``), each given the validated config and its
+task's data.
 """
 from __future__ import annotations
 
 import json
 import logging
 import math
-import os
-import random
 import shutil
-from contextlib import contextmanager
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Sequence
 
-import numpy as np
 import torch
 
-from sparse_sharing.components.callbacks.event_file import EventFile
-from sparse_sharing.components.callbacks.progress import WorkerBars, report_to_parent
+from sparse_sharing.components.callbacks.tensorboard import write_search_rounds
 from sparse_sharing.components.data.vocabulary import Vocabulary
 from sparse_sharing.components.masks.candidates import REDO_STAGE
 from sparse_sharing.components.masks.mask_set import MaskSet, all_kept, read_mask_report
 from sparse_sharing.components.masks.source import Mask, MaskSource, TrainedMask
-from sparse_sharing.components.sharing.hard import HardSharingConfig
 from sparse_sharing.config.schema import validate_experiment
-from sparse_sharing.devices import resolve_device
-from sparse_sharing.errors import ConfigError, RunDirError, UserError
+from sparse_sharing.errors import RunDirError, UserError
 from sparse_sharing.files import first_line, load_torch, load_weights, save_torch, write_json
-from sparse_sharing.logs import detach_log_file, log_to_file
+from sparse_sharing.logs import detach_log_file, log_to_file, show_records_of
 from sparse_sharing.paths import RunPaths
-from sparse_sharing.processes import when_parent_ends
-from sparse_sharing.registry import CALLBACKS, MASKS, import_plugins
+from sparse_sharing.random_state import random_state_kept, seed_everything
+from sparse_sharing.registry import CALLBACKS, MASK_SOURCES, SHARING, import_plugins
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.dev_best import DevBestWeights
-from sparse_sharing.training.experiment import Experiment, uses_masks
+from sparse_sharing.training.experiment import Experiment, masks_config, nested_components
 from sparse_sharing.training.model import MultiTaskTagger, build_model
-from sparse_sharing.training.trainer import Trainer, seed_everything
+from sparse_sharing.training.trainer import Trainer
+from sparse_sharing.training.workers import component_loggers, run_in_workers
 
 logger = logging.getLogger(__name__)
 
@@ -64,17 +58,17 @@ class ExperimentRunner:
         self.include_packages = tuple(include_packages)
         self.source = self._mask_source()
         self.jobs = min(self.source.jobs, len(experiment.tasks)) if self.source else 1
+        if self.source is not None:
+            show_records_of(self.source_loggers())
 
     def _mask_source(self) -> MaskSource | None:
-        config = self.experiment.config
-        if not uses_masks(self.experiment.model):
-            if config.masks is not None:
-                logger.info("the masks block is unused: sharing '%s' has no masks", config.model.sharing.type)
+        config = masks_config(self.experiment)
+        if config is None:
+            if self.experiment.config.masks is not None:
+                logger.info("the masks block is unused: sharing '%s' has no masks",
+                            self.experiment.config.model.sharing.type)
             return None
-        if config.masks is None:
-            raise ConfigError(f"sharing '{config.model.sharing.type}' needs a `masks` block: "
-                              f"{{type: 'search', ...}} or {{type: 'from_run', path: ...}}")
-        return MASKS.build(config.masks)
+        return MASK_SOURCES.build(config)
 
     def run(self) -> dict[str, Any]:
         if not self.resume:  # config.json last: its presence marks a run that can be resumed
@@ -85,7 +79,7 @@ class ExperimentRunner:
             # The caller's random state is kept, so joint training draws the same numbers whether the
             # search ran here, in workers, partly (resumed) or not at all (masks from a file).
             try:
-                with _random_state_kept():
+                with random_state_kept():
                     self.warm_up()
                     masks = self.select()
                 extra_metrics["masks"] = self.start_joint_training_from_rewind_point(masks)
@@ -111,19 +105,22 @@ class ExperimentRunner:
         logger.info("multi-task warm-up: %d steps of hard sharing over %s", steps, ", ".join(experiment.tasks))
         config = experiment.config
         hard_config = config.model_copy(update={"model": config.model.model_copy(
-            update={"sharing": HardSharingConfig(type="hard")})})
-        hard = build_model(hard_config, experiment.vocab, experiment.tasks, experiment.tag_schemes)
+            update={"sharing": SHARING.get("hard").config(type="hard")})})
+        hard = build_model(hard_config, experiment.vocab, experiment.tasks, experiment.tag_schemes).to(experiment.device)
         load_weights(hard, load_torch(paths.init_weights, advice=REDO_STAGE), paths.init_weights,
                      lambda state: load_matching(hard, state))
         data = {t: without_test(d) for t, d in experiment.data.items()}
         Trainer(hard_config, hard, data, experiment.vocab, paths.warmup_run,
-                progress_callbacks(config, tensorboard=True), experiment.tasks, max_steps=steps, stage="warm-up").train()
+                progress_callbacks(config, tensorboard=True), experiment.tasks, device=experiment.device, max_steps=steps,
+                stage="warm-up").train()
         save_torch(paths.warmup_weights, hard.state_dict())
 
     def search_task(self, task: str) -> tuple[Mask, dict[str, Any]]:
         """One task's mask and report, in this process; the source skips the work already on disk."""
         mask, report = self.source.find(task, SearchContext(self.experiment, self.paths, *self.rewind_point()))
-        write_round_board(self.experiment.config, self.paths, task, report.get("rounds", []))
+        records = report.get("rounds", [])
+        if records and any(c.type == "tensorboard" for c in self.experiment.config.trainer.callbacks):
+            write_search_rounds(self.paths.search_board(task), task, records)
         return mask, report
 
     def select(self) -> MaskSet:
@@ -164,7 +161,7 @@ class ExperimentRunner:
         experiment, paths = self.experiment, self.paths
         config = experiment.config
         trainer = Trainer(config, experiment.model, experiment.data, experiment.vocab, paths, joint_callbacks(config),
-                          experiment.tasks, extra_metrics=extra_metrics, stage="train")
+                          experiment.tasks, device=experiment.device, extra_metrics=extra_metrics, stage="train")
         if self.resume and paths.last_checkpoint.is_file():
             restore_trainer(trainer, paths.last_checkpoint)
             logger.info("resumed after epoch %d (step %d)", trainer.epoch, trainer.step)
@@ -183,30 +180,20 @@ class ExperimentRunner:
         path = self.paths.warmup_weights if self.source.warmup_steps else self.paths.init_weights
         return load_torch(path, advice=REDO_STAGE), path
 
+    def source_loggers(self) -> tuple[str, ...]:
+        """Where the mask source and the components of its config log: shown on the terminal and in
+        the run's log, from this process or a worker, plugins' as the built-ins'."""
+        nested = [registry.get(getattr(config, registry.tag)).factory
+                  for registry, config in nested_components(self.experiment.config.masks)]
+        return (__name__, *component_loggers(self.source, *nested))
+
     def _search_in_workers(self) -> list[tuple[Mask, dict[str, Any]]]:
         experiment = self.experiment
         jobs = [SearchJob(config=experiment.config.model_dump(), vocab=experiment.vocab.to_json(),
                           tasks=experiment.tasks, tag_schemes=experiment.tag_schemes, task=task,
-                          data=without_test(experiment.data[task]), run_dir=self.paths.root,
+                          data=without_test(experiment.data[task]), device=experiment.device, run_dir=self.paths.root,
                           include_packages=self.include_packages) for task in experiment.tasks]
-        # A multiprocessing pool, not an executor: on an interrupt its workers are terminated at once
-        # (finished rounds are on disk; --resume redoes only the rounds that were running).
-        # Workers send their bars and round lines here, where one thread draws them (``WorkerBars``).
-        context = get_context("spawn")
-        reports = context.Queue()
-        bars = WorkerBars(reports)
-        pool = context.Pool(self.jobs, initializer=worker_start,
-                            initargs=(os.getpid(), context.Value("i", 0), reports))
-        try:
-            results = pool.map(search_in_worker, jobs)
-            pool.close()
-        except BaseException:
-            pool.terminate()
-            raise
-        finally:
-            pool.join()
-            bars.close()
-        return results
+        return run_in_workers(search_in_worker, jobs, self.jobs, self.source_loggers())
 
 
 class SearchContext:
@@ -240,7 +227,8 @@ class SearchContext:
         best = DevBestWeights(task)
         trainer = Trainer(experiment.config, model, {task: without_test(experiment.data[task])}, experiment.vocab,
                           self.paths.task_search(task), [*progress_callbacks(experiment.config), *callbacks, best],
-                          [task], max_steps=steps, stage=stage or f"mask search {task}", log_evaluations=False)
+                          [task], device=experiment.device, max_steps=steps, stage=stage or f"mask search {task}",
+                          log_evaluations=False)
         trainer.train()
         return TrainedMask(trainer.best[task]["dev"], trainer.step, best.weights)
 
@@ -248,8 +236,8 @@ class SearchContext:
 @dataclass(frozen=True)
 class SearchJob:
     """A worker's whole input: the validated config (dumped: its classes are built at run time and do
-    not pickle), the vocabulary, and the one task's data; nothing is read again from disk but the
-    rewind point and the task's finished rounds."""
+    not pickle), the vocabulary, the one task's data and the device the parent resolved; nothing is
+    read again from disk but the rewind point and the task's finished rounds."""
 
     config: dict[str, Any]
     vocab: dict[str, Any]
@@ -257,6 +245,7 @@ class SearchJob:
     tag_schemes: dict[str, str]
     task: str
     data: TaskData
+    device: torch.device
     run_dir: Path
     include_packages: tuple[str, ...]
 
@@ -269,25 +258,9 @@ def search_in_worker(job: SearchJob) -> tuple[Mask, dict[str, Any]]:
     log_to_file(paths.log)
     config = validate_experiment(job.config)
     vocab = Vocabulary.from_json(job.vocab)
-    device = resolve_device(config.device)
-    model = build_model(config, vocab, job.tasks, job.tag_schemes).to(device)
-    experiment = Experiment(config, job.tasks, {job.task: job.data}, vocab, model, device)
+    model = build_model(config, vocab, job.tasks, job.tag_schemes).to(job.device)
+    experiment = Experiment(config, job.tasks, {job.task: job.data}, vocab, model, job.device)
     return ExperimentRunner(experiment, paths).search_task(job.task)
-
-
-_WORKER_LOGGERS = ("sparse_sharing.components.masks.candidates", "sparse_sharing.components.masks.one_shot",
-                   "sparse_sharing.components.masks.gradual", __name__)
-
-
-def worker_start(parent: int, workers_started: Any, reports: Any) -> None:
-    """A search worker ends when its parent does, even by ``kill -9``: without this it would
-    train on, writing into the run directory, until its round ends. It sends its progress bars and
-    round lines to the parent, which shows them on the terminal, each worker's bar on its own line."""
-    with workers_started.get_lock():
-        line = workers_started.value
-        workers_started.value += 1
-    report_to_parent(reports, line, loggers=_WORKER_LOGGERS)
-    when_parent_ends(parent, lambda: os._exit(1))
 
 
 def restore_trainer(trainer: Trainer, checkpoint: Path) -> None:
@@ -302,18 +275,6 @@ def restore_trainer(trainer: Trainer, checkpoint: Path) -> None:
         raise RunDirError(f"cannot resume from {checkpoint}: it does not fit this run's model and optimizers "
                           f"({first_line(error)}); delete it to restart joint training, or resume the run it "
                           f"came from") from None
-
-
-def write_round_board(config: Any, paths: RunPaths, task: str, records: Sequence[dict[str, Any]]) -> None:
-    """Each candidate's (round's) dev score and kept fraction as TensorBoard points (x = round), under
-    ``tensorboard/mask_search/<task>``, when the config has a TensorBoard callback."""
-    if not records or not any(c.type == "tensorboard" for c in config.trainer.callbacks):
-        return
-    writer = EventFile(paths.search_board(task))
-    for record in records:
-        writer.add_scalar(f"mask_search/{task}/dev_score", record["dev_score"], record["round"])
-        writer.add_scalar(f"mask_search/{task}/kept_fraction", record["kept_fraction"], record["round"])
-    writer.close()
 
 
 def search_cost(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -347,7 +308,7 @@ def joint_callbacks(config: Any) -> list:
 
 def progress_callbacks(config: Any, tensorboard: bool = False) -> list:
     """The config's progress bar (and, for the warm-up, its TensorBoard callback): search rounds
-    write no checkpoints; their TensorBoard record is one point per round (``write_round_board``)."""
+    write no checkpoints; their TensorBoard record is one point per round (``write_search_rounds``)."""
     kinds = {"progress_bar", "tensorboard"} if tensorboard else {"progress_bar"}
     return [CALLBACKS.build(c) for c in config.trainer.callbacks if c.type in kinds]
 
@@ -372,14 +333,3 @@ def rewind(model: MultiTaskTagger, state: dict[str, torch.Tensor], masks: MaskSe
     load_matching(model, state)
     model.sharing.set_masks(masks)
 
-
-@contextmanager
-def _random_state_kept() -> Iterator[None]:
-    """The caller's random state afterwards is what it was before, however much of a search ran here."""
-    states = torch.get_rng_state(), np.random.get_state(), random.getstate()
-    try:
-        yield
-    finally:
-        torch.set_rng_state(states[0])
-        np.random.set_state(states[1])
-        random.setstate(states[2])

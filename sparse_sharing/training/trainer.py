@@ -11,18 +11,18 @@ import math
 import random
 import statistics
 import time
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 import torch
 
 from sparse_sharing.components.callbacks.base import Callback
 from sparse_sharing.components.data.batching import BatchStream
-from sparse_sharing.components.data.tag_schemes import convert_tags
-from sparse_sharing.devices import describe, resolve_device
+from sparse_sharing.components.records import BestScores, Evaluation, Scores, TaskScores, dev_score
+from sparse_sharing.devices import describe
 from sparse_sharing.registry import LR_SCHEDULERS, OPTIMIZERS, SAMPLERS
 from sparse_sharing.training.data_setup import TaskData
-from sparse_sharing.training.evaluation import predict_tags, score
+from sparse_sharing.training.evaluation import predict_tags, score_tags
 from sparse_sharing.training.memory import evaluating, training_step
 from sparse_sharing.training.model import MultiTaskTagger, parameter_counts
 from sparse_sharing.files import check_loads_safely, write_json
@@ -32,27 +32,16 @@ from sparse_sharing.provenance import provenance
 logger = logging.getLogger(__name__)
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def comparable_tags(tags: Sequence[Sequence[str]], scheme: str) -> list[list[str]]:
-    """Span scores are computed on BIO tags, where seqeval and conlleval agree exactly."""
-    if scheme != "bioes":
-        return [list(t) for t in tags]
-    return [convert_tags(t, "bioes", "bio") for t in tags]
-
-
 class Trainer:
     def __init__(self, config: Any, model: MultiTaskTagger, data: dict[str, TaskData], vocab: Any,
-                 paths: RunPaths, callbacks: list[Callback], tasks: list[str], *, max_steps: int | None = None,
+                 paths: RunPaths, callbacks: list[Callback], tasks: list[str], *, device: torch.device,
+                 max_steps: int | None = None,
                  extra_metrics: Mapping[str, Any] | None = None, stage: str = "train",
                  log_evaluations: bool = True) -> None:
         """Everything the loop needs comes here; nothing is changed on it from outside afterwards.
 
-        ``max_steps`` ends training there (and evaluates there): a pruning round or a warm-up trains
+        ``device`` is where ``model`` already is (the caller resolved the config's device once and
+        built the model there); batches follow it. ``max_steps`` ends training there (and evaluates there): a pruning round or a warm-up trains
         a step budget, and runs as many epochs as it takes. ``extra_metrics`` are written into
         metrics.json beside the scores (a sparse run's mask figures). ``stage`` names what this loop
         is within the run (warm-up, a search round) in progress and logs; ``log_evaluations=False``
@@ -68,8 +57,7 @@ class Trainer:
         self.tasks = tasks
         self.stage = stage
         self.log_evaluations = log_evaluations
-        self.device = resolve_device(config.device)
-        model.to(self.device)
+        self.device = device
         batch_size = self.trainer_config.batch_size
         self.streams = {
             task: BatchStream(data[task].instances["train"], batch_size, config.seed, stream_id)
@@ -94,8 +82,8 @@ class Trainer:
         self.epoch = 0
         self.step = 0
         self.should_stop = False
-        self.history: list[dict[str, Any]] = []
-        self.best: dict[str, dict[str, Any]] = {}
+        self.history: list[Evaluation] = []
+        self.best: dict[str, BestScores] = {}
         self.best_mean: float | None = None
         self.elapsed = 0.0  # seconds in the loop (training steps and evaluations), over every start
         self.evaluation_seconds = 0.0  # of which evaluating
@@ -120,7 +108,7 @@ class Trainer:
                 if self._budget_spent():
                     break
             if self._budget_spent():
-                if not self.history or self.history[-1]["step"] != self.step:
+                if not self.history or self.history[-1]["step"] != self.step:  # not evaluated at this step yet
                     self._evaluate()
                 break
             self.epoch += 1
@@ -173,21 +161,19 @@ class Trainer:
             callback.on_step_end(self, task, loss_value, batch.num_tokens())
 
     # ------------------------------------------------------------ evaluation
-    def evaluate_task(self, task: str, split: str) -> dict[str, float]:
+    def evaluate_task(self, task: str, split: str) -> Scores:
         task_data = self.data[task]
         with evaluating(self, task, split):
             predicted = predict_tags(self.model, task_data.instances[split], task, self.vocab,
                                      self.trainer_config.eval_batch_size, self.device)
         gold = [s.tags for s in task_data.sentences[split]]
-        scheme = task_data.tag_scheme
-        return score(self.config.tasks[task].metric, comparable_tags(predicted, scheme),
-                     comparable_tags(gold, scheme))
+        return score_tags(self.config.tasks[task].metric, predicted, gold, task_data.tag_scheme)
 
     def _evaluate(self) -> None:
         started = time.monotonic()
-        record: dict[str, Any] = {"epoch": self.epoch, "step": self.step, "tasks": {}}
+        record: Evaluation = {"epoch": self.epoch, "step": self.step, "tasks": {}}
         for task in self.tasks:
-            splits = {"dev": self.evaluate_task(task, "dev")}
+            splits: TaskScores = {"dev": self.evaluate_task(task, "dev")}
             if "test" in self.data[task].sentences:
                 splits["test"] = self.evaluate_task(task, "test")
             record["tasks"][task] = splits
@@ -204,9 +190,9 @@ class Trainer:
                    self.epoch, self.step, scores, f" (new best: {', '.join(improved)})" if improved else "")
         write_json(self.paths.metrics, self.metrics(finished=False))
 
-    def _select(self, record: dict[str, Any]) -> list[str]:
+    def _select(self, record: Evaluation) -> list[str]:
         """Dev scores only; an equal score keeps the earlier checkpoint."""
-        scores = {t: s["dev"]["score"] for t, s in record["tasks"].items()}
+        scores = {t: dev_score(s) for t, s in record["tasks"].items()}
         if self.trainer_config.selection == "mean":
             mean = statistics.fmean(scores.values())
             if self.best_mean is not None and mean <= self.best_mean:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sparse_sharing.components.records import Evaluation
+
 
 class Callback:
     """Every hook is optional. ``state_dict`` is restored on ``--resume`` before ``on_train_start``.
@@ -21,7 +23,7 @@ class Callback:
     def on_step_end(self, trainer: Any, task: str, loss: float, num_tokens: int) -> None:
         pass
 
-    def on_evaluation(self, trainer: Any, record: dict[str, Any], improved: list[str]) -> None:
+    def on_evaluation(self, trainer: Any, record: Evaluation, improved: list[str]) -> None:
         """After each dev evaluation; ``improved`` lists the tasks whose dev-best just changed."""
 
     def on_epoch_end(self, trainer: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from sparse_sharing.components.callbacks.base import Callback
+from sparse_sharing.components.records import Evaluation
 from sparse_sharing.registry import CALLBACKS, ComponentConfig
 from sparse_sharing.files import save_torch
 
@@ -19,7 +20,7 @@ class Checkpoint(Callback):
     def __init__(self, config: CheckpointConfig) -> None:
         pass
 
-    def on_evaluation(self, trainer: Any, record: dict[str, Any], improved: list[str]) -> None:
+    def on_evaluation(self, trainer: Any, record: Evaluation, improved: list[str]) -> None:
         if improved:
             weights = trainer.model.state_dict()
             for task in improved:

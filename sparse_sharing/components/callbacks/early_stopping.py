@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from sparse_sharing.components.callbacks.base import Callback
+from sparse_sharing.components.records import Evaluation
 from sparse_sharing.registry import CALLBACKS, ComponentConfig
 
 logger = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ class EarlyStopping(Callback):
         self.patience = config.patience
         self.bad_evaluations = 0
 
-    def on_evaluation(self, trainer: Any, record: dict[str, Any], improved: list[str]) -> None:
+    def on_evaluation(self, trainer: Any, record: Evaluation, improved: list[str]) -> None:
         self.bad_evaluations = 0 if improved else self.bad_evaluations + 1
         if self.bad_evaluations >= self.patience:
             logger.info("early stopping: no dev improvement in %d evaluations", self.patience)

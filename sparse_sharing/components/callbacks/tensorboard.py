@@ -1,15 +1,18 @@
 """TensorBoard scalars: per-task train loss, dev and test metrics, learning rates, task sampling counts,
-and the weights a sharing strategy learns (cross-stitch units, sluice α and β) at each evaluation.
+and the weights a sharing strategy learns (cross-stitch units, sluice α and β) at each evaluation;
+and a mask search's rounds, one point a round (``write_search_rounds``).
 Written in the loop's own thread (``EventFile``), so a full disk stops the run like any other write."""
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any, Literal, Sequence
 
 from pydantic import Field
 
 from sparse_sharing.components.callbacks.base import Callback
 from sparse_sharing.components.callbacks.event_file import EventFile
+from sparse_sharing.components.records import CandidateRecord, Evaluation
 from sparse_sharing.registry import CALLBACKS, ComponentConfig
 
 
@@ -51,7 +54,7 @@ class TensorBoard(Callback):
             self.writer.add_scalar(f"sampled_steps/{t}", count, trainer.step)
         self.writer.flush()
 
-    def on_evaluation(self, trainer: Any, record: dict[str, Any], improved: list[str]) -> None:
+    def on_evaluation(self, trainer: Any, record: Evaluation, improved: list[str]) -> None:
         for task, splits in record["tasks"].items():
             for split, figures in splits.items():
                 for name, value in figures.items():
@@ -82,3 +85,12 @@ def _named_optimizers(trainer: Any) -> dict[str, Any]:
     for task, optimizer in trainer.optimizers.items():
         users[id(optimizer)].append(task)
     return {"+".join(users[id(o)]) + "/": o for o in trainer.distinct_optimizers}
+
+
+def write_search_rounds(directory: Path, task: str, records: Sequence[CandidateRecord]) -> None:
+    """Each candidate's (round's) dev score and kept fraction as TensorBoard points (x = round)."""
+    writer = EventFile(directory)
+    for record in records:
+        writer.add_scalar(f"mask_search/{task}/dev_score", record["dev_score"], record["round"])
+        writer.add_scalar(f"mask_search/{task}/kept_fraction", record["kept_fraction"], record["round"])
+    writer.close()

@@ -1,10 +1,12 @@
 """Sentences to padded tensors, and length-bucketed batch streams that can resume mid-training.
 
-A stream's order is a pure function of (seed, task, pass number), so saving the pass number
-and the position within it is enough to resume exactly where an interrupted run stopped.
+A stream's order is a pure function of (seed, stream id, pass number) — the stream id is the
+task's place in the run's task list — so saving the pass number and the position within it is
+enough to resume exactly where an interrupted run stopped.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Iterator, Sequence
 
@@ -13,13 +15,14 @@ import torch
 
 from sparse_sharing.components.data.sentence import Sentence
 from sparse_sharing.components.data.vocabulary import Vocabulary
+from sparse_sharing.registry import PluginDeprecationWarning
 
 
 @dataclass
 class Batch:
     words: torch.Tensor  # [B, T] word ids
     chars: torch.Tensor  # [B, T, C] char ids
-    mask: torch.Tensor  # [B, T] bool, a prefix of each row
+    padding_mask: torch.Tensor  # [B, T] bool, True at real tokens (a prefix of each row), False at padding
     lengths: torch.Tensor  # [B] on the CPU, as pack_padded_sequence wants
     tags: torch.Tensor | None  # [B, T] label ids or None when predicting
     indices: list[int]  # positions of these sentences in their dataset
@@ -32,8 +35,15 @@ class Batch:
 
     def to(self, device: torch.device) -> "Batch":
         move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
-        return Batch(move(self.words), move(self.chars), move(self.mask), self.lengths, move(self.tags),
+        return Batch(move(self.words), move(self.chars), move(self.padding_mask), self.lengths, move(self.tags),
                      self.indices, move(self.spellings), self.tokens)
+
+    @property
+    def mask(self) -> torch.Tensor:
+        """The former name of ``padding_mask`` ("mask" names the pruning masks alone now)."""
+        warnings.warn("Batch.mask is now Batch.padding_mask; the old name will be removed in a later release",
+                      PluginDeprecationWarning, stacklevel=2)
+        return self.padding_mask
 
     def num_tokens(self) -> int:
         return int(self.lengths.sum())
@@ -68,10 +78,6 @@ class IndexedDataset:
 
     def __len__(self) -> int:
         return len(self.lengths)
-
-    def sentence_words(self, index: int) -> list[int]:
-        """The word ids of sentence ``index``."""
-        return self.words[int(self.offsets[index]): int(self.offsets[index + 1])].tolist()
 
     def batch(self, indices: list[int]) -> Batch:
         """Sentences ``indices``, padded to the longest of them (and its longest word)."""

@@ -62,6 +62,6 @@ class WordEmbedder(nn.Module):
     def forward(self, batch: Batch) -> torch.Tensor:
         words = batch.words
         if self.training and self.word_dropout > 0:
-            drop = (torch.rand(words.shape, device=words.device) < self.word_dropout) & batch.mask
+            drop = (torch.rand(words.shape, device=words.device) < self.word_dropout) & batch.padding_mask
             words = words.masked_fill(drop, 1)
         return self.embedding(words)

@@ -20,13 +20,14 @@ import logging
 import time
 from abc import abstractmethod
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 import torch
 from pydantic import Field, field_validator, model_validator
 
 from sparse_sharing.components.masks.selection import BestDevConfig, FixedRoundConfig
 from sparse_sharing.components.masks.source import Mask, MaskContext, MaskSource
+from sparse_sharing.components.records import CandidateRecord
 from sparse_sharing.components.pruners.pruners import MagnitudePruner, MagnitudePrunerConfig
 from sparse_sharing.errors import RunDirError
 from sparse_sharing.files import first_line, load_torch, save_torch, write_json
@@ -35,7 +36,14 @@ from sparse_sharing.registry import SELECTIONS, ComponentConfig, Nested
 
 logger = logging.getLogger(__name__)
 
-Record = dict[str, Any]  # task, round, kept_fraction, dev_score, steps, seconds
+Record = CandidateRecord  # the former name, kept for plugins that import it
+
+
+class SavedCandidate(NamedTuple):
+    """A candidate read back from its two files."""
+
+    record: CandidateRecord
+    tensors: dict[str, Any]  # ``mask``, and what else its source saved (``search``: ``next_mask``)
 
 
 class CandidateSourceConfig(ComponentConfig):
@@ -99,10 +107,10 @@ class CandidateSource(MaskSource):
         self.selection = SELECTIONS.build(config.selection)
 
     @abstractmethod
-    def candidates(self, task: str, context: MaskContext) -> list[Record]:
+    def candidates(self, task: str, context: MaskContext) -> list[CandidateRecord]:
         """Every candidate's record, work already on disk (``context.paths``) not redone."""
 
-    def search_steps(self, records: list[Record]) -> int:
+    def search_steps(self, records: list[CandidateRecord]) -> int:
         """Training steps the task's search spent (each candidate trained on its own by default)."""
         return sum(r["steps"] for r in records)
 
@@ -121,19 +129,19 @@ def candidate_seed(seed: int, task: str, k: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}/{task}/{k}".encode()).digest()[:4], "little")
 
 
-def saved_candidate(paths: RunPaths, task: str, k: int, shapes: Any = None) -> tuple[Record, dict[str, Any]] | None:
+def saved_candidate(paths: RunPaths, task: str, k: int, shapes: Any = None) -> SavedCandidate | None:
     """Candidate k's record and tensors (``mask``, and what else its source saved) when both files exist;
     with ``shapes`` (name → shape of every masked tensor) its masks are checked to fit this model."""
     record_path, masks_path = paths.round_record(task, k), paths.round_masks(task, k)
     if record_path.is_file() and masks_path.is_file():
-        return read_record(record_path), read_candidate(masks_path, shapes)
+        return SavedCandidate(read_record(record_path), read_candidate(masks_path, shapes))
     return None
 
 
 REDO_STAGE = "delete it and resume: the search makes it again"
 
 
-def read_record(path: Path) -> Record:
+def read_record(path: Path) -> CandidateRecord:
     """A candidate's record, checked: the selection rule compares its numbers."""
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
@@ -162,12 +170,12 @@ def read_candidate(path: Path, shapes: Any = None) -> dict[str, Any]:
 
 
 def save_candidate(paths: RunPaths, task: str, k: int, tensors: dict[str, Any], dev_score: float, steps: int,
-                   started: float, last: int | None = None) -> Record:
+                   started: float, last: int | None = None) -> CandidateRecord:
     """Write candidate k: ``tensors`` (its ``mask``, kept = True, and what else its source needs on resume)
     and its record; the record is written last, so a candidate is done once it exists."""
     mask = tensors["mask"]
     kept = sum(int(m.sum()) for m in mask.values()) / sum(m.numel() for m in mask.values())
-    record = {"task": task, "round": k, "kept_fraction": kept, "dev_score": dev_score, "steps": steps,
+    record: CandidateRecord = {"task": task, "round": k, "kept_fraction": kept, "dev_score": dev_score, "steps": steps,
               "seconds": round(time.monotonic() - started, 1)}
     save_torch(paths.round_masks(task, k), tensors)
     write_json(paths.round_record(task, k), record)

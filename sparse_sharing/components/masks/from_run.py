@@ -13,12 +13,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from sparse_sharing.components.masks.candidates import saved_candidate
+from sparse_sharing.components.masks.candidates import SavedCandidate, saved_candidate
 from sparse_sharing.components.masks.mask_set import COMPUTED_REPORT_KEYS, MaskSet, read_mask_report
 from sparse_sharing.components.masks.source import Mask, MaskContext, MaskSource
 from sparse_sharing.errors import RunDirError
 from sparse_sharing.paths import RunPaths
-from sparse_sharing.registry import MASKS, SELECTIONS, ComponentConfig, Nested
+from sparse_sharing.registry import MASK_SOURCES, SELECTIONS, ComponentConfig, Nested
 
 
 class FromRunConfig(ComponentConfig):
@@ -30,7 +30,7 @@ class FromRunConfig(ComponentConfig):
         "choose again among that run's search rounds, which must still be in its mask_search/.")
 
 
-@MASKS.register("from_run", config=FromRunConfig)
+@MASK_SOURCES.register("from_run", config=FromRunConfig)
 class MasksFromRun(MaskSource):
     """The other run's masks, checked against this model; joint training starts from this run's θ0."""
 
@@ -54,7 +54,7 @@ class MasksFromRun(MaskSource):
                       "dev_score": chosen["dev_score"], "selection": self.config.selection.model_dump(),
                       "rounds": [record for record, _ in candidates]}
 
-    def _candidates(self, task: str, context: MaskContext) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    def _candidates(self, task: str, context: MaskContext) -> list[SavedCandidate]:
         """The source run's candidates of ``task`` in order, read until the first missing round."""
         paths, shapes = RunPaths(self.directory), context.mask_shapes()
         found = []

@@ -21,7 +21,6 @@ from sparse_sharing.components.callbacks.base import Callback
 from sparse_sharing.components.masks.candidates import (
     CandidateSource,
     KeptFractionsConfig,
-    Record,
     budget,
     candidate_seed,
     one_of,
@@ -31,8 +30,9 @@ from sparse_sharing.components.masks.candidates import (
 )
 from sparse_sharing.components.masks.mask_set import MaskSet, all_kept
 from sparse_sharing.components.masks.source import Mask, MaskContext
+from sparse_sharing.components.records import CandidateRecord
 from sparse_sharing.errors import ConfigError
-from sparse_sharing.registry import MASKS
+from sparse_sharing.registry import MASK_SOURCES
 
 Plan = list[tuple[int, float, int | None]]  # per prune: (step, kept fraction, candidate reached or None)
 
@@ -143,20 +143,20 @@ class GradualPruning(Callback):
             self.pending = None
 
 
-@MASKS.register("gradual", config=GradualConfig)
+@MASK_SOURCES.register("gradual", config=GradualConfig)
 class GradualMagnitudePruning(CandidateSource):
     """Gradual magnitude pruning: one run per task on the cubic schedule, a candidate at each kept fraction."""
 
     config: GradualConfig
 
-    def candidates(self, task: str, context: MaskContext) -> list[Record]:
+    def candidates(self, task: str, context: MaskContext) -> list[CandidateRecord]:
         paths, config = context.paths, self.config
         saved = [saved_candidate(paths, task, k, context.mask_shapes()) for k in range(len(config.kept_fractions))]
         if all(s is not None for s in saved):
             return [record for record, _ in saved]
         steps = config.budget(context.batches_per_epoch(task))
         started = time.monotonic()
-        records: list[Record] = []
+        records: list[CandidateRecord] = []
 
         def record(trainer: Any, mask: Mask, k: int) -> None:
             dev = trainer.evaluate_task(task, "dev")["score"]
@@ -170,6 +170,6 @@ class GradualMagnitudePruning(CandidateSource):
                       stage=f"gradual pruning {task}")
         return records
 
-    def search_steps(self, records: list[Record]) -> int:
+    def search_steps(self, records: list[CandidateRecord]) -> int:
         """The one run's steps: every candidate is a moment of it, not a training of its own."""
         return max(r["steps"] for r in records)

@@ -183,7 +183,7 @@ class MaskSet:
         clash = [key for key in COMPUTED_REPORT_KEYS if key in metadata]
         if clash:
             raise ValueError(f"report metadata may not set {clash}: the report computes them")
-        mask = self[task]
+        per_tensor = self.kept_fraction_per_tensor(task)
         return {
             "task": task,
             "true_means": "kept",
@@ -193,8 +193,8 @@ class MaskSet:
             "kept_fraction": self.kept_fraction(task),
             "kept": self.kept_count(task),
             "total": self.total_count(),
-            "tensors": {name: {"shape": list(m.shape), "kept": int(m.sum()), "kept_fraction": int(m.sum()) / m.numel()}
-                        for name, m in mask.items()},
+            "tensors": {name: {"shape": list(m.shape), "kept": int(m.sum()), "kept_fraction": per_tensor[name]}
+                        for name, m in self[task].items()},
         }
 
     def save(self, directory: Path, reports: Mapping[str, Mapping[str, Any]] | None = None) -> None:

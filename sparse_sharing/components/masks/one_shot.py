@@ -17,7 +17,6 @@ from sparse_sharing.components.masks.candidates import (
     REDO_STAGE,
     CandidateSource,
     KeptFractionsConfig,
-    Record,
     budget,
     candidate_seed,
     one_of,
@@ -27,8 +26,9 @@ from sparse_sharing.components.masks.candidates import (
 )
 from sparse_sharing.components.masks.mask_set import all_kept
 from sparse_sharing.components.masks.source import MaskContext
+from sparse_sharing.components.records import CandidateRecord
 from sparse_sharing.files import load_torch, save_torch
-from sparse_sharing.registry import MASKS
+from sparse_sharing.registry import MASK_SOURCES
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +60,13 @@ class OneShotConfig(KeptFractionsConfig):
                                        for b in batches.values())
 
 
-@MASKS.register("one_shot", config=OneShotConfig)
+@MASK_SOURCES.register("one_shot", config=OneShotConfig)
 class OneShotPruning(CandidateSource):
     """One dense training per task, one magnitude prune to each kept fraction, a short retraining each."""
 
     config: OneShotConfig
 
-    def candidates(self, task: str, context: MaskContext) -> list[Record]:
+    def candidates(self, task: str, context: MaskContext) -> list[CandidateRecord]:
         paths, config = context.paths, self.config
         batches = context.batches_per_epoch(task)
         dense = all_kept(context.mask_shapes())
@@ -81,7 +81,7 @@ class OneShotPruning(CandidateSource):
         for k, kept in enumerate(config.kept_fractions):
             saved = saved_candidate(paths, task, k, context.mask_shapes())
             if saved is not None:
-                records.append(saved[0])
+                records.append(saved.record)
                 continue
             started = time.monotonic()
             mask = prune_to(weights, dense, kept, config.scope)
@@ -94,6 +94,6 @@ class OneShotPruning(CandidateSource):
         dense_steps = config.dense_steps(batches)
         return [{**record, "dense_steps": dense_steps} for record in records]
 
-    def search_steps(self, records: list[Record]) -> int:
+    def search_steps(self, records: list[CandidateRecord]) -> int:
         """The dense training and every retraining."""
         return records[0]["dense_steps"] + sum(r["steps"] for r in records)

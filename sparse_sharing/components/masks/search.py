@@ -20,7 +20,6 @@ from pydantic import Field, model_validator
 from sparse_sharing.components.masks.candidates import (
     CandidateSource,
     CandidateSourceConfig,
-    Record,
     budget,
     candidate_seed,
     one_of,
@@ -31,7 +30,8 @@ from sparse_sharing.components.masks.mask_set import all_kept
 from sparse_sharing.components.masks.selection import FixedRoundConfig
 from sparse_sharing.components.masks.source import MaskContext
 from sparse_sharing.components.pruners.pruners import MagnitudePrunerConfig
-from sparse_sharing.registry import MASKS, PRUNERS, ComponentConfig, Nested
+from sparse_sharing.components.records import CandidateRecord
+from sparse_sharing.registry import MASK_SOURCES, PRUNERS, ComponentConfig, Nested
 
 
 class MaskSearchConfig(CandidateSourceConfig):
@@ -67,13 +67,13 @@ class MaskSearchConfig(CandidateSourceConfig):
         return self.warmup_steps + sum((self.num_rounds + 1) * self.round_steps(b) for b in batches.values())
 
 
-@MASKS.register("search", config=MaskSearchConfig)
+@MASK_SOURCES.register("search", config=MaskSearchConfig)
 class IterativePruningSearch(CandidateSource):
     def __init__(self, config: MaskSearchConfig) -> None:
         super().__init__(config)
         self.pruner = PRUNERS.build(config.pruner)
 
-    def candidates(self, task: str, context: MaskContext) -> list[Record]:
+    def candidates(self, task: str, context: MaskContext) -> list[CandidateRecord]:
         """Every round's record, each round run only when its files are missing."""
         paths, config = context.paths, self.config
         mask = all_kept(context.mask_shapes())
@@ -85,8 +85,8 @@ class IterativePruningSearch(CandidateSource):
                 break
             saved = saved_candidate(paths, task, k, context.mask_shapes())
             if saved is not None:
-                records.append(saved[0])
-                mask = saved[1]["next_mask"]
+                records.append(saved.record)
+                mask = saved.tensors["next_mask"]
                 continue
             started = time.monotonic()
             steps = config.round_steps(context.batches_per_epoch(task))

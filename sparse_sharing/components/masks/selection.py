@@ -3,14 +3,15 @@ from __future__ import annotations
 
 import math
 import statistics
-from typing import Annotated, Any, Literal, Mapping, Sequence
+from typing import Annotated, Literal, Sequence
 
 from pydantic import Field
 
+from sparse_sharing.components.records import CandidateRecord
 from sparse_sharing.errors import ConfigError
 from sparse_sharing.registry import SELECTIONS, ComponentConfig
 
-Record = Mapping[str, Any]  # one round: task, round, kept_fraction, dev_score, ...
+Record = CandidateRecord  # the former name, kept for plugins that import it
 
 
 class BestDevConfig(ComponentConfig):
@@ -24,7 +25,7 @@ class BestDev:
     def __init__(self, config: BestDevConfig) -> None:
         pass
 
-    def choose(self, records: Sequence[Record]) -> Record:
+    def choose(self, records: Sequence[CandidateRecord]) -> CandidateRecord:
         return max(records, key=lambda r: (r["dev_score"], r["round"]))
 
 
@@ -38,7 +39,7 @@ class FixedRound:
     def __init__(self, config: FixedRoundConfig) -> None:
         self.round = config.round
 
-    def choose(self, records: Sequence[Record]) -> Record:
+    def choose(self, records: Sequence[CandidateRecord]) -> CandidateRecord:
         matches = [r for r in records if r["round"] == self.round]
         if not matches:
             raise ConfigError(f"selection round {self.round} was not run (rounds 0–{records[-1]['round']})")
@@ -71,7 +72,7 @@ class NearestKept:
                 raise ConfigError(f"masks.selection.kept_fraction names no kept fraction for task(s) "
                                   f"{', '.join(missing)}; it names {', '.join(sorted(self.kept_fraction))}")
 
-    def choose(self, records: Sequence[Record]) -> Record:
+    def choose(self, records: Sequence[CandidateRecord]) -> CandidateRecord:
         target = self.kept_fraction
         if isinstance(target, dict):
             task = records[0]["task"]
@@ -105,12 +106,12 @@ class SparsestWithinNoise:
     def __init__(self, config: SparsestWithinNoiseConfig) -> None:
         self.tolerance = config.tolerance
 
-    def choose(self, records: Sequence[Record]) -> Record:
+    def choose(self, records: Sequence[CandidateRecord]) -> CandidateRecord:
         threshold = max(r["dev_score"] for r in records) - self.tolerance * round_noise(records)
         return min((r for r in records if r["dev_score"] >= threshold), key=lambda r: (r["kept_fraction"], -r["round"]))
 
 
-def round_noise(records: Sequence[Record]) -> float:
+def round_noise(records: Sequence[CandidateRecord]) -> float:
     """The standard deviation σ of a round's dev score around the search's curve, from successive
     differences (rounds in order): pstdev(s_k − s_{k−1}) / √2; 0 for fewer than three rounds."""
     scores = [r["dev_score"] for r in sorted(records, key=lambda r: r["round"])]

@@ -1,5 +1,5 @@
 """What a mask source is given and gives back (``masks`` block; contract:
-``sparse_sharing.registry.contracts.MaskSource``).
+``sparse_sharing.registry.contracts.MaskSourceContract``).
 
 A source finds one task's mask at a time. It does not train by itself: the runner that owns
 the training loop (``sparse_sharing.training.runner``) hands it a ``MaskContext``,

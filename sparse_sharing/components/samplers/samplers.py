@@ -1,6 +1,6 @@
 """Which task's batch runs next. Every sampler is seeded and its state is saved for resume.
 
-The contract (``sparse_sharing.registry.contracts.TaskSampler``): built with ``sizes`` (task →
+The contract (``sparse_sharing.registry.contracts.TaskSamplerContract``): built with ``sizes`` (task →
 training batches per pass) and ``seed``; ``next_task(step, epoch)`` is told the step about to
 run and the epochs completed, which fixed-probability samplers ignore and annealed ones use.
 """

@@ -1,4 +1,4 @@
-// The toy corpus bundled in the package (sparse_sharing/components/data/embedded.py): the
+// The toy corpus bundled in the package (generated in sparse_sharing/components/data/toy_corpus.py): the
 // same generated sentences carry POS, chunk (BIO) and NER (BIO) labels. No files needed.
 local task(column, scheme, metric, head) = {
   dataset_reader: { type: 'embedded', column: column, tag_scheme: scheme },

@@ -8,7 +8,7 @@ import torch
 
 from sparse_sharing.components.masks.mask_set import read_mask_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 from collect_results import collect  # noqa: E402
 
 

@@ -189,7 +189,7 @@ def test_largest_runs_start_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     assert [run.key for run, _ in planned] == ["hard/seed-1", "hard/seed-2", "single/seed-1", "single/seed-2"]
 
 
-@pytest.mark.parametrize("sweep_file", sorted((Path(__file__).resolve().parents[1] / "experiments" / "sweeps")
+@pytest.mark.parametrize("sweep_file", sorted((Path(__file__).resolve().parents[2] / "experiments" / "sweeps")
                                               .glob("*.jsonnet")), ids=lambda p: p.name)
 def test_shipped_sweeps_validate(sweep_file: Path, tmp_path: Path) -> None:
     """Every run of every shipped sweep resolves and validates (no data is read)."""

@@ -13,10 +13,11 @@ from conftest import write_tiny_config, write_tiny_corpus
 from sparse_sharing.components.masks.mask_set import all_kept
 from sparse_sharing.config.loading import load_experiment
 from sparse_sharing.paths import RunPaths
-from sparse_sharing.registry import MASKS
+from sparse_sharing.registry import MASK_SOURCES
 from sparse_sharing.training.experiment import build_experiment
 from sparse_sharing.training.runner import SearchContext
-from sparse_sharing.training.trainer import Trainer, seed_everything
+from sparse_sharing.random_state import seed_everything
+from sparse_sharing.training.trainer import Trainer
 
 torch.set_num_threads(1)
 
@@ -45,7 +46,7 @@ def test_a_multi_evaluation_round_prunes_and_reports_its_best_evaluation(tmp_pat
         return {"score": next(scores)}
 
     monkeypatch.setattr(Trainer, "evaluate_task", scripted_evaluation)
-    search = MASKS.build(config.masks)
+    search = MASK_SOURCES.build(config.masks)
     records = search.candidates("ner", context)
 
     assert len(seen) == len(DEV_SCORES) and len(records) == 1

@@ -33,7 +33,7 @@ from sparse_sharing.errors import DiskFull, OutOfMemory, RunDirError
 from sparse_sharing.files import append, no_space_cause, save_torch, write_error
 from sparse_sharing.training.sweep.state import error_of
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parents[1]
 PLUGIN = ("--include-package", "faulty_machine")
 
 

@@ -12,7 +12,7 @@ from conftest import run_ssl, write_sentences, write_tiny_config, write_tiny_cor
 from sparse_sharing.devices import resolve_device
 from sparse_sharing.errors import ConfigError
 from sparse_sharing.training import trainer as trainer_module
-from test_mask_search import SEARCH, write_sparse_config
+from components.masks.test_mask_search import SEARCH, write_sparse_config
 
 
 def test_auto_is_cuda_only_where_available(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "results_report.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "results_report.py"
 
 
 def test_the_results_pages_are_current() -> None:

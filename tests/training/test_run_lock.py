@@ -18,7 +18,7 @@ from sparse_sharing.registry import import_plugins
 from sparse_sharing.training.sweep.paths import SweepPaths
 from sparse_sharing.training.sweep.runner import RunOptions, plan_jobs, statuses
 from sparse_sharing.training.sweep.state import State
-from test_sweep import make_sweep
+from training.test_sweep import make_sweep
 
 
 @pytest.fixture

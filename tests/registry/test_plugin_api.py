@@ -207,3 +207,36 @@ def test_an_optional_argument_must_keep_the_contracts_keyword_name() -> None:
         def read(self, file: str, with_tags: bool = True) -> list: ...  # type: ignore[override]
 
     registry.register("fine", config=config_class(registry, "fine"))(PositionalRenamed)
+
+
+@pytest.mark.parametrize("old", ["SharingStrategy", "MaskedSharing", "MaskSource", "Callback", "Metric",
+                                 "TaskSampler", "Pruner"])
+def test_a_contracts_former_name_still_imports_with_a_warning(old: str) -> None:
+    import sparse_sharing.registry.contracts as contracts
+
+    with pytest.warns(PluginDeprecationWarning, match=f"contracts.{old} is now {old}Contract"):
+        former = getattr(contracts, old)
+    assert former is getattr(contracts, f"{old}Contract")
+    with pytest.raises(AttributeError):
+        getattr(contracts, "NoSuchContract")
+
+
+def test_the_mask_sources_registry_keeps_its_former_name_with_a_warning() -> None:
+    import sparse_sharing.registry as registry
+
+    with pytest.warns(PluginDeprecationWarning, match="MASKS is now MASK_SOURCES"):
+        former = registry.MASKS
+    assert former is registry.MASK_SOURCES
+
+
+def test_a_batchs_padding_mask_keeps_its_former_name_with_a_warning() -> None:
+    from sparse_sharing.components.data.batching import index_sentences
+    from sparse_sharing.components.data.sentence import Sentence
+    from sparse_sharing.components.data.vocabulary import Vocabulary
+
+    sentences = [Sentence(("a", "b", "c"), None, "s1"), Sentence(("d",), None, "s2")]
+    vocab = Vocabulary(["<pad>", "<unk>", "a", "b", "c", "d"], ["<pad>", "<unk>", "a", "b", "c", "d"], {}, False)
+    batch = index_sentences(sentences, vocab, None).batch([0, 1])
+    assert batch.padding_mask.tolist() == [[True, True, True], [True, False, False]]
+    with pytest.warns(PluginDeprecationWarning, match="Batch.mask is now Batch.padding_mask"):
+        assert batch.mask is batch.padding_mask

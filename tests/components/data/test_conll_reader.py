@@ -6,17 +6,13 @@ from pydantic import ValidationError
 
 from conftest import SAMPLE
 from sparse_sharing.components.data.conll import ConllReader, ConllReaderConfig
-from sparse_sharing.components.data.embedded import (
-    EmbeddedReader,
-    EmbeddedReaderConfig,
-    generate_split,
-    write_conll,
-)
+from sparse_sharing.components.data.embedded import EmbeddedReader, EmbeddedReaderConfig
+from sparse_sharing.components.data.toy_corpus import generate_split, write_conll
 from sparse_sharing.components.data.sentence import Sentence
 from sparse_sharing.errors import DataError
 from sparse_sharing.registry import DATASET_READERS
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(__file__).resolve().parents[4] / "shared" / "data"
 
 
 

@@ -17,7 +17,7 @@ from sparse_sharing.paths import RunPaths
 from sparse_sharing.training.experiment import build_experiment
 from sparse_sharing.training.trainer import Trainer
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 class MetricsAtEpochEnd(Callback):
@@ -35,7 +35,7 @@ def test_an_unfinished_run_reports_its_time_so_far(tmp_path: Path, tiny_config: 
     experiment = build_experiment(config)
     spy = MetricsAtEpochEnd()
     trainer = Trainer(config, experiment.model, experiment.data, experiment.vocab, RunPaths(tmp_path / "run"), [spy],
-                      experiment.tasks)
+                      experiment.tasks, device=experiment.device)
     final = trainer.train()
     first, second = spy.seen
     assert not first["finished"] and first["epochs_completed"] == 1

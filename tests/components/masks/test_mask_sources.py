@@ -190,7 +190,7 @@ def test_resume_mid_source(source: str, workdir: Path, request: pytest.FixtureRe
     {"type": "one_shot", "kept_fractions": [0.7, 0.49], "train_steps": 20, "retrain_steps": 10, "warmup_steps": 10},
 ], ids=["gradual", "one_shot"])
 def test_quickstart_sparse_runs_with_each_source(masks: dict, tmp_path: Path) -> None:
-    config = Path(__file__).resolve().parents[1] / "experiments" / "quickstart_sparse.jsonnet"
+    config = Path(__file__).resolve().parents[3] / "experiments" / "quickstart_sparse.jsonnet"
     result = run_ssl("train", config, "-s", tmp_path / "run", "-o", f"masks={json.dumps(masks)}",
                      "-o", "trainer.num_epochs=1", "-o", "num_threads=1")
     assert result.returncode == 0, result.stderr

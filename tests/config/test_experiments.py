@@ -24,7 +24,7 @@ from sparse_sharing.cli.main import cli
 from sparse_sharing.components.data.conll import parse_once
 from sparse_sharing.config.loading import resolve_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data"
 # model_dir (conll03_sparse_pretrained.jsonnet) is a tiny BERT saved by the module's fixture.
 MODEL_DIR = Path(tempfile.gettempdir()) / f"ssl-test-experiments-{os.getpid()}" / "tiny_bert"

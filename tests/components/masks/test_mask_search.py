@@ -121,7 +121,7 @@ def test_sparsest_within_noise() -> None:
 
 def test_sparsest_within_noise_on_the_exp1_records() -> None:
     """The one-epoch IMP rounds of Exp1 sparse seed 1's first attempt: the README's figures."""
-    folder = Path(__file__).parents[1] / "results" / "exp1_first_attempts" / "sparse" / "seed-1" / "masks"
+    folder = Path(__file__).parents[3] / "results" / "exp1_first_attempts" / "sparse" / "seed-1" / "masks"
     rule = SparsestWithinNoise(SparsestWithinNoiseConfig(type="sparsest_within_noise"))
     chosen = {t: rule.choose(json.loads((folder / f"{t}.json").read_text())["rounds"]) for t in TASKS}
     assert {t: r["round"] for t, r in chosen.items()} == {"chunk": 8, "ner": 18, "pos": 13}
@@ -234,7 +234,7 @@ def test_search_end_to_end(search_run: SearchRun) -> None:
 def test_search_gives_the_recorded_figures(search_run: SearchRun) -> None:
     """The masks, round scores and final scores recorded before the runner redesign, bit for bit;
     the final weights within float rounding (other CPUs run other kernels: see reference_figures)."""
-    recorded = json.loads((Path(__file__).parent / "reference" / "tiny_sparse_search.json").read_text())
+    recorded = json.loads((Path(__file__).parents[2] / "reference" / "tiny_sparse_search.json").read_text())
     figures = run_figures(search_run.run_dir)
     assert same_weights(figures.pop("final_weights"), recorded.pop("final_weights")) == []
     assert figures == recorded
@@ -368,7 +368,7 @@ def test_a_per_task_kept_fraction_must_name_every_task(search_run: SearchRun, tm
 def test_collected_results_serve_ssl_masks_and_from_run(search_run: SearchRun, tmp_path: Path) -> None:
     """The committed form of a run (scripts/collect_results.py: small files, masks bit-packed) is
     enough for `ssl masks` and for another run's `from_run`."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "scripts"))
     from collect_results import collect
 
     runs = tmp_path / "runs"

@@ -45,7 +45,7 @@ def test_batches_equal_the_reference_collate() -> None:
         indices = rng.sample(range(len(words)), rng.randint(1, 10))
         batch = dataset.batch(indices)
         expected = _collate_reference(words, chars, tags, indices)
-        for got, want in zip((batch.words, batch.chars, batch.mask, batch.lengths, batch.tags), expected):
+        for got, want in zip((batch.words, batch.chars, batch.padding_mask, batch.lengths, batch.tags), expected):
             assert got.dtype == want.dtype and torch.equal(got, want)
         assert batch.indices == indices
 
@@ -54,7 +54,7 @@ def test_untagged_dataset_has_no_tags_and_streams_resume() -> None:
     words, chars, _ = _random_corpus(2)
     dataset = IndexedDataset(words, chars, None)
     assert dataset.batch([0, 1]).tags is None
-    assert dataset.sentence_words(3) == words[3]
+    assert dataset.words[int(dataset.offsets[3]): int(dataset.offsets[4])].tolist() == words[3]
     stream = BatchStream(dataset, 4, seed=5, stream_id=0)
     first = [stream.next_batch().indices for _ in range(15)]
     again = BatchStream(dataset, 4, seed=5, stream_id=0)

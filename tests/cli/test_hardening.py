@@ -26,7 +26,7 @@ import torch
 
 from conftest import _ENV, run_ssl, write_tiny_config, write_tiny_corpus
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 TASKS = ("pos", "chunk", "ner")
 
 

@@ -215,7 +215,7 @@ def test_the_sampler_is_told_the_step_and_the_epoch(tmp_path: Path, tiny_config:
     config = config.model_copy(update={"trainer": config.trainer.model_copy(update={"sampler": SpyConfig(type="spy")})})
     experiment = build_experiment(config)
     trainer = Trainer(config, experiment.model, experiment.data, experiment.vocab, RunPaths(tmp_path / "run"), [],
-                      experiment.tasks)
+                      experiment.tasks, device=experiment.device)
     trainer.train()
     per_epoch = trainer.steps_per_epoch
     assert trainer.sampler.told == [(step, step // per_epoch) for step in range(2 * per_epoch)]

@@ -17,9 +17,9 @@ from sparse_sharing.config.schema import validate_experiment
 from sparse_sharing.errors import ConfigError, DataError
 from sparse_sharing.registry import import_plugins
 from sparse_sharing.training.data_setup import read_tasks
-from sparse_sharing.training.experiment import build_experiment, load_run_experiment
+from sparse_sharing.training.experiment import build_experiment, load_trained
 
-QUICKSTART = Path(__file__).resolve().parents[1] / "experiments" / "quickstart.jsonnet"
+QUICKSTART = Path(__file__).resolve().parents[2] / "experiments" / "quickstart.jsonnet"
 
 
 def holdout(fraction: float, seed: int = 0) -> DevFromTrainConfig:
@@ -123,7 +123,8 @@ def test_every_command_sees_the_same_held_out_dev_set(held_out_config: Path, tmp
     run_dir.mkdir()
     (run_dir / "config.json").write_text(json.dumps(raw))
     (run_dir / "vocabulary.json").write_text(json.dumps(fresh.vocab.to_json()))
-    reloaded, _ = load_run_experiment(run_dir)
+    config, _, vocab = load_trained(run_dir)
+    reloaded = build_experiment(config, vocab)
     for split in ("train", "dev"):
         assert sources(reloaded.data["chunk"].sentences[split]) == sources(fresh.data["chunk"].sentences[split])
         assert torch.equal(reloaded.data["chunk"].instances[split].words, fresh.data["chunk"].instances[split].words)
