@@ -150,12 +150,13 @@ class ExportedTagger:
 
 
 def read_tokens(path: str | Path) -> list[list[str]]:
-    """Sentences of a file with one token a line (the first column) and blank lines between sentences."""
+    """Sentences of a file with one token a line (the first column; CoNLL's ``-DOCSTART-`` lines skipped)
+    and blank lines between sentences."""
     sentences: list[list[str]] = [[]]
     for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
+        if line.strip() and line.split()[0] != "-DOCSTART-":
             sentences[-1].append(line.split()[0])
-        elif sentences[-1]:
+        elif not line.strip() and sentences[-1]:
             sentences.append([])
     return [s for s in sentences if s]
 
