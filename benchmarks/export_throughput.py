@@ -44,7 +44,8 @@ def rate(tag: Callable[[], object], count: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
-    parser.add_argument("--data", default="test", help="A split name (bundled corpus) or a file with the run's columns.")
+    parser.add_argument("--data", default="test",
+                        help="A split name (runs on the bundled corpus) or a file with the run's columns.")
     parser.add_argument("--format", default="onnx", choices=("onnx", "torchscript"))
     parser.add_argument("--windows", type=int, default=5)
     parser.add_argument("--json", action="store_true")

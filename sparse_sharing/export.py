@@ -6,6 +6,7 @@ What is written, for ``-o ner.onnx``:
   sentence lengths to emissions, one score per tag and token, with the task's dev-best weights;
   for masked strategies (``sparse``, ``single_subnet``) each masked tensor is stored as
   W ⊙ M_t: the kept entries bit for bit, the pruned ones +0.0, and no mask operation in the graph;
+  every other strategy (a plugin's too) is exported as its forward computes the task's features;
 - ``ner.onnx.json``: what a consumer needs around it: the vocabularies with their padding and
   unknown ids, the lookup rule exactly as the data pipeline applies it, the tags, the scheme they
   are written in, the CRF's transition scores (disallowed moves as the decoder sees them), the
@@ -170,7 +171,9 @@ def crf_scores(head: nn.Module) -> dict[str, Any] | None:
 
 
 def sidecar(tagger: Tagger, task: str, fmt: str, model_file: str, sizes: dict[str, int]) -> dict[str, Any]:
+    """Everything around the network that the runtime (or any consumer) needs, as JSON."""
     vocab, reader = tagger.vocab, tagger.readers[task]
+    crf = crf_scores(tagger.models[task].heads[task])
     return {
         "format_version": FORMAT_VERSION,
         "format": fmt,
@@ -187,8 +190,8 @@ def sidecar(tagger: Tagger, task: str, fmt: str, model_file: str, sizes: dict[st
                   "(code points), case kept; anything not in a vocabulary gets the unknown id, padding the padding id",
         "tags": {"labels": vocab.labels[task], "scheme": reader.tag_scheme,
                  "output_scheme": getattr(reader, "file_scheme", reader.tag_scheme)},
-        "decoder": "viterbi" if crf_scores(tagger.models[task].heads[task]) else "argmax",
-        "crf": crf_scores(tagger.models[task].heads[task]),
+        "decoder": "argmax" if crf is None else "viterbi",
+        "crf": crf,
         "sizes": sizes,
     }
 

@@ -78,7 +78,8 @@ def run_without_package(folder: Path, files: dict[str, str], sentences: list[lis
     the files need nothing of the package (numpy, onnxruntime and torch come from this environment)."""
     code = ("import json, sys; sys.modules['sparse_sharing'] = None; sys.path.insert(0, sys.argv[1]); "
             "from tagger_runtime import ExportedTagger; files, sentences = json.loads(sys.stdin.read()); "
-            "tags = {task: ExportedTagger(sys.argv[1] + '/' + name).predict(sentences) for task, name in files.items()}; "
+            "tags = {task: ExportedTagger(sys.argv[1] + '/' + name).predict(sentences) "
+            "for task, name in files.items()}; "
             "print(json.dumps({'tags': tags, 'torch': 'torch' in sys.modules}))")
     result = subprocess.run([sys.executable, "-I", "-c", code, str(folder)], input=json.dumps([files, sentences]),
                             capture_output=True, text=True, timeout=300)

@@ -17,7 +17,8 @@ from sparse_sharing.files import human_size
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="onnx", show_default=True,
               help="onnx (run with onnxruntime) or torchscript (run with torch.jit.load).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, metavar="FILE",
-              help="The model file; FILE.json (vocabularies, tags, CRF transitions) and tagger_runtime.py go beside it.")
+              help="The model file; FILE.json (vocabularies, tags, CRF transitions) and tagger_runtime.py go "
+                   "beside it.")
 @include_package_option
 @error_boundary
 def export_command(run_dir: Path, task: str, fmt: str, output: Path, include_packages: tuple[str, ...]) -> None:
