@@ -89,12 +89,13 @@ class StrategyFeatures(nn.Module):
 
 
 def task_network(tagger: Tagger, task: str) -> TaskNetwork:
-    """The network of ``task``: for masked strategies a copy of its trunk with W ⊙ M_t folded in (what the
-    masked forward substitutes for W during each call), otherwise the strategy's own forward."""
-    model = tagger.models[task]
+    """The network of ``task``, on the CPU, built from a copy of the tagger's model (which stays as it was):
+    for masked strategies the task's trunk with W ⊙ M_t folded in (what the masked forward substitutes for
+    W during each call), otherwise the strategy's own forward."""
+    model = copy.deepcopy(tagger.models[task]).cpu()
     sharing = model.sharing
     if isinstance(sharing, MaskedSharing):
-        features: nn.Module = copy.deepcopy(sharing.trunk_of(task))
+        features: nn.Module = sharing.trunk_of(task)
         fold_masks(features, sharing.masks[task].as_dict())
     else:
         features = StrategyFeatures(sharing, task)
