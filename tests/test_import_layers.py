@@ -1,8 +1,8 @@
 """The package's import graph: no cycle, and every import points down the layers.
 
 Layers, from the bottom (a module imports only from its own layer or below):
-errors, files, paths, logs, devices, locks, processes, provenance, random_state → registry → components → config →
-training → analysis → api, serve → cli.
+errors, files, paths, logs, devices, locks, processes, provenance, random_state, export_runtime → registry →
+components → config → training → analysis → api, serve, export → cli.
 Imports are read from the source with ``ast`` (those under ``if TYPE_CHECKING:`` and
 ``importlib.import_module("...")`` with a literal name included: they are arrows too), so the
 test sees what a reader of the code sees.
@@ -17,9 +17,10 @@ from pathlib import Path
 import sparse_sharing
 
 PACKAGE = Path(sparse_sharing.__file__).parent
-LAYERS = [("errors", "files", "paths", "logs", "devices", "locks", "processes", "provenance", "random_state"),
-          ("registry",),
-          ("components",), ("config",), ("training",), ("analysis",), ("api", "serve"), ("cli", "__main__")]
+LAYERS = [("errors", "files", "paths", "logs", "devices", "locks", "processes", "provenance", "random_state",
+           "export_runtime"),
+          ("registry",), ("components",), ("config",), ("training",), ("analysis",), ("api", "serve", "export"),
+          ("cli", "__main__")]
 
 
 def module_name(path: Path) -> str:

@@ -12,6 +12,7 @@ from sparse_sharing import __version__
 from sparse_sharing.cli.compare import compare_command
 from sparse_sharing.cli.corpus import corpus_command
 from sparse_sharing.cli.evaluate import evaluate_command, predict_command
+from sparse_sharing.cli.export import export_command
 from sparse_sharing.cli.inspect import components_command, schema_command, validate_command
 from sparse_sharing.cli.masks import masks_command
 from sparse_sharing.cli.serve import serve_command
@@ -28,7 +29,8 @@ def cli(debug: bool) -> None:
 
 
 for command in (train_command, validate_command, evaluate_command, predict_command, components_command,
-                schema_command, masks_command, compare_command, sweep_command, corpus_command, serve_command):
+                schema_command, masks_command, compare_command, sweep_command, corpus_command, serve_command,
+                export_command):
     cli.add_command(command)
 
 

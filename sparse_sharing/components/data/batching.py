@@ -112,8 +112,11 @@ def _flat(rows: Sequence[Sequence[int]], num_tokens: int) -> torch.Tensor:
     return torch.from_numpy(flat)
 
 
+MAX_WORD_CHARS = 30  # characters of a word the character encoders see; longer words are cut
+
+
 def index_sentences(sentences: Sequence[Sentence], vocab: Vocabulary, task: str | None,
-                    max_word_chars: int = 30) -> IndexedDataset:
+                    max_word_chars: int = MAX_WORD_CHARS) -> IndexedDataset:
     """Ids for words, characters (long words cut at ``max_word_chars``) and, given a task, tags."""
     tags = None
     if task is not None and all(s.tags is not None for s in sentences):
