@@ -77,6 +77,10 @@ class CompiledHeadLosses:
 
     def __init__(self, heads: nn.ModuleDict) -> None:
         os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(compile_cache_dir()))
+        if "TORCH_LOGS" not in os.environ:
+            # The compiler's warnings (a recompile, a backward it could not compile ahead, with its
+            # traceback) are not the user's to act on; a failure is reported here, in one line.
+            torch._logging.set_logs(dynamo=logging.ERROR, aot=logging.ERROR, inductor=logging.ERROR)
         # One graph per head and bucket: more than Dynamo's default of 8 per function for three heads.
         torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit,
                                                    2 * len(heads) * len(LENGTH_BUCKETS))
