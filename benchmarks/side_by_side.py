@@ -166,8 +166,8 @@ def training_ratios(args, sentences, vocab, tasks: tuple[str, ...], variants: di
         tokens_in_all += tokens
         window_seconds.append(seconds)
     compile_seconds = sum(t.compiled.seconds for t in trainers.values() if t.compiled)
-    return ({sharing: (ratios[sharing], seconds_in_all[sharing], tokens_in_all) for sharing in sharings}, window_seconds,
-            compile_seconds)
+    totals = {sharing: (ratios[sharing], seconds_in_all[sharing], tokens_in_all) for sharing in sharings}
+    return totals, window_seconds, compile_seconds
 
 
 def decoding_ratios(args, sentences, vocab, device: torch.device, run_dir: Path) -> list[float]:

@@ -182,7 +182,8 @@ def test_compare_does_not_split_rows_by_compile(cli_runs: dict) -> None:
 def test_no_cxx_compiler_trains_eagerly_with_one_line(cli_runs: dict, tmp_path: Path) -> None:
     config = ner_config(tmp_path / "compiled.jsonnet", cli_runs["corpus"], True, 1)
     result = run_ssl("train", config, "-s", tmp_path / "run",
-                     env={"CXX": str(tmp_path / "no-such-compiler"), "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "cache")})
+                     env={"CXX": str(tmp_path / "no-such-compiler"),
+                          "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "cache")})
     assert result.returncode == 0, result.stderr
     output = result.stdout + result.stderr
     assert "Traceback" not in output

@@ -17,7 +17,8 @@ CRF and the softmax read only positions under the mask, and the padded features 
 The compile cache: Inductor keeps its compiled graphs on disk (``TORCHINDUCTOR_CACHE_DIR``), set
 here to ``sparse-sharing/inductor`` in the user's cache directory unless already set, so a resumed
 run, every mask-search round and every ``--jobs`` worker on the machine load a graph compiled
-once instead of compiling it again; within a process, Dynamo's own trace is redone per head.
+once instead of compiling it again; within a process, a head of the same shapes as one compiled
+before (a new trainer's, a search round's) reuses its graph.
 
 Where compiling fails (no C++ compiler, an operator Dynamo refuses), the run logs one line and
 computes the rest eagerly; the results are the same either way, within float rounding.
@@ -71,8 +72,8 @@ class CompiledHeadLosses:
     """Per task, the head's ``loss(features, tags, mask)`` compiled, with the compile time it took.
 
     ``seconds`` sums the wall time of the forward and backward of every call that compiled a new
-    graph (the first call of a task at a bucket): what compiling cost this process. ``failure`` holds why compiling was given
-    up, once it was; from then on every call is eager.
+    graph (the first call of a task at a bucket): what compiling cost this process. ``failure``
+    holds why compiling was given up, once it was; from then on every call is eager.
     """
 
     def __init__(self, heads: nn.ModuleDict) -> None:
