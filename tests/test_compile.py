@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 from functools import partial
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from sparse_sharing.analysis.compare import compare
 from sparse_sharing.components.data.batching import Batch
 from sparse_sharing.registry import HEADS
 from sparse_sharing.training import compiled as compiled_module
-from sparse_sharing.training.compiled import CompiledHeadLosses, bucket, padded_to
+from sparse_sharing.training.compiled import CompiledHeadLosses, bucket, compile_cache_dir, padded_to
 from sparse_sharing.training.model import MultiTaskTagger
 from test_sparse_sharing import random_masks
 
@@ -36,6 +37,26 @@ STRATEGIES = {
     "hard": {}, "sparse": {}, "single": {}, "hierarchical": {"task_layers": {"ner": 2, "pos": 1}},
     "cross_stitch": {"init_self": 0.8}, "sluice": {"subspaces": 2},
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def inductor_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Inductor's cache in a temporary folder: the tests leave nothing in the user's cache."""
+    saved = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("inductor"))
+    yield os.environ["TORCHINDUCTOR_CACHE_DIR"]
+    if saved is None:
+        del os.environ["TORCHINDUCTOR_CACHE_DIR"]
+    else:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = saved
+
+
+def test_the_compile_cache_is_in_the_users_cache_unless_set(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert compile_cache_dir() == tmp_path / "sparse-sharing" / "inductor"
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))
+    assert compile_cache_dir() == tmp_path / "mine"
 
 
 def tiny_model(sharing_type: str) -> MultiTaskTagger:
@@ -151,7 +172,7 @@ def scores(history: list[dict]) -> list[float]:
 
 
 @pytest.fixture(scope="module")
-def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def cli_runs(tmp_path_factory: pytest.TempPathFactory, inductor_cache: str) -> dict[str, Path]:
     workdir = tmp_path_factory.mktemp("compile")
     corpus = write_tiny_corpus(workdir / "data")
     eager = ner_config(workdir / "eager.jsonnet", corpus, False, 1)
@@ -159,7 +180,8 @@ def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert run_ssl("train", eager, "-s", reference, "-o", "trainer.num_epochs=2").returncode == 0
     switched = workdir / "switched"
     assert run_ssl("train", eager, "-s", switched).returncode == 0
-    result = run_ssl("train", ner_config(workdir / "compiled.jsonnet", corpus, True, 2), "-s", switched, "--resume")
+    result = run_ssl("train", ner_config(workdir / "compiled.jsonnet", corpus, True, 2), "-s", switched, "--resume",
+                     env={"TORCHINDUCTOR_CACHE_DIR": inductor_cache})
     assert result.returncode == 0, result.stderr
     return {"reference": reference, "switched": switched, "workdir": workdir, "corpus": corpus}
 
