@@ -213,3 +213,10 @@ def test_no_cxx_compiler_trains_eagerly_with_one_line(cli_runs: dict, tmp_path: 
     run = metrics(tmp_path / "run")
     assert run["compile"]["failure"] and run["compile"]["graphs"] == 0
     assert scores(run["history"]) == pytest.approx(scores(metrics(cli_runs["reference"])["history"][:1]), abs=1e-6)
+
+
+def test_validate_rehearses_without_compiling(cli_runs: dict, tmp_path: Path) -> None:
+    """A compile takes minutes and a failed one does not fail a run, so validate leaves it out."""
+    result = run_ssl("validate", ner_config(tmp_path / "compiled.jsonnet", cli_runs["corpus"], True, 1))
+    assert result.returncode == 0, result.stderr
+    assert "trainer.compile" not in result.stdout + result.stderr
