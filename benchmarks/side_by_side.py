@@ -13,7 +13,13 @@ not a test:
     python benchmarks/side_by_side.py --threads 1 [--device cuda] [--json]
 
 With `--json` the last line is one JSON object: `train_hard`, `train_sparse`, `train_single`,
-`decode` (ratios of tokens/s, > 1 = project faster) and `sparse_over_hard` (step-time ratio).
+`decode` (ratios of tokens/s, > 1 = project faster) and `sparse_over_hard` (step-time ratio);
+with `trainer.compile` on, `train_hard_compiled`, `train_sparse_compiled`,
+`train_single_compiled` (against the same reference, in the same rotating windows),
+`compiled_over_eager_hard` and `compiled_over_eager_sparse` (eager step time ÷ compiled step time,
+window by window) and `compile_seconds` (compiling every head at every length bucket, before
+timing). There is no `decode_compiled`: `trainer.compile` compiles the training loss only, so
+decoding is the eager path `decode` measures. `--no-compile` leaves the compiled variants out.
 """
 from __future__ import annotations
 
@@ -40,6 +46,7 @@ from sparse_sharing.devices import resolve_device  # noqa: E402
 from sparse_sharing.training.data_setup import TaskData  # noqa: E402
 from sparse_sharing.training.evaluation import predict_tags  # noqa: E402
 from sparse_sharing.training.model import build_model  # noqa: E402
+from sparse_sharing.training.compiled import LENGTH_BUCKETS  # noqa: E402
 from sparse_sharing.training.run_dir import RunPaths  # noqa: E402
 from sparse_sharing.training.trainer import Trainer  # noqa: E402
 
@@ -48,11 +55,13 @@ CONLL03_TRAIN_TOKENS = 203_621
 
 
 def project_trainer(sentences: list[Sentence], vocab: Vocabulary, tasks: tuple[str, ...], sharing: str,
-                    batch_size: int, device: str, run_dir: Path) -> Trainer:
-    """The project's trainer over ``sentences`` (every task reads the same ones), seed 0."""
+                    batch_size: int, device: str, run_dir: Path, compile_: bool = False) -> Trainer:
+    """The project's trainer over ``sentences`` (every task reads the same ones), seed 0; with
+    ``compile_``, ``trainer.compile`` on and every head compiled at every length bucket already."""
     raw = experiment_config(batch_size, sharing)
     raw["tasks"] = {t: raw["tasks"][t] for t in tasks}
     raw["device"] = device
+    raw["trainer"]["compile"] = compile_
     config = validate_experiment(raw)
     torch.manual_seed(0)
     model = build_model(config, vocab, list(tasks), {t: "bio" for t in tasks})
@@ -63,7 +72,20 @@ def project_trainer(sentences: list[Sentence], vocab: Vocabulary, tasks: tuple[s
     data = {t: TaskData(None, {"train": sentences}, {"train": index_sentences(sentences, vocab, t)}) for t in tasks}
     trainer = Trainer(config, model, data, vocab, RunPaths(run_dir), [], list(tasks), device=target)
     model.train()
+    if compile_:
+        compile_every_bucket(trainer, batch_size)
     return trainer
+
+
+def compile_every_bucket(trainer: Trainer, batch_size: int) -> None:
+    """Each head's loss run forward and backward once at every length bucket, so no timed step compiles."""
+    for task, head in trainer.model.heads.items():
+        width = trainer.model.sharing.output_dim(task)
+        for size in LENGTH_BUCKETS:
+            features = torch.zeros(batch_size, size, width, device=trainer.device, requires_grad=True)
+            tags = torch.zeros(batch_size, size, dtype=torch.long, device=trainer.device)
+            mask = torch.ones(batch_size, size, dtype=torch.bool, device=trainer.device)
+            trainer.compiled.loss(task, features, tags, mask).backward()
 
 
 def batch_plan(trainer: Trainer, steps: int) -> list[tuple[str, list[int]]]:
@@ -100,15 +122,18 @@ def timed(device: torch.device, work: Callable[[], None]) -> float:
     return time.perf_counter() - began
 
 
-def training_ratios(args, sentences, vocab, tasks: tuple[str, ...], sharings: tuple[str, ...],
+def training_ratios(args, sentences, vocab, tasks: tuple[str, ...], variants: dict[str, tuple[str, bool]],
                     device: torch.device, run_dir: Path
-                    ) -> tuple[dict[str, tuple[list[float], float, int]], list[dict[str, float]]]:
-    """Per sharing strategy: per window, project tokens/s ÷ reference tokens/s, and the project's
-    seconds and tokens in all. The strategies and the reference all take the same batches (one
-    seed, one task list) in windows whose order rotates, so they also compare with each other."""
-    trainers = {sharing: project_trainer(sentences, vocab, tasks, sharing, args.batch_size, args.device,
-                                         run_dir / sharing) for sharing in sharings}
-    twin = project_trainer(sentences, vocab, tasks, sharings[0], args.batch_size, args.device, run_dir / "twin")
+                    ) -> tuple[dict[str, tuple[list[float], float, int]], list[dict[str, float]], float]:
+    """Per variant (name → sharing strategy, ``trainer.compile``): per window, project tokens/s ÷
+    reference tokens/s, and the project's seconds and tokens in all. The variants and the reference
+    all take the same batches (one seed, one task list) in windows whose order rotates, so they
+    also compare with each other. Also: the seconds the compiled variants took to compile."""
+    trainers = {name: project_trainer(sentences, vocab, tasks, sharing, args.batch_size, args.device,
+                                      run_dir / name, compile_) for name, (sharing, compile_) in variants.items()}
+    sharings = tuple(trainers)
+    twin = project_trainer(sentences, vocab, tasks, variants[sharings[0]][0], args.batch_size, args.device,
+                           run_dir / "twin")
     total = args.warmup + args.steps
     plan = batch_plan(twin, total)
     lengths = [len(s.words) for s in sentences]
@@ -143,7 +168,9 @@ def training_ratios(args, sentences, vocab, tasks: tuple[str, ...], sharings: tu
             seconds_in_all[sharing] += seconds[sharing]
         tokens_in_all += tokens
         window_seconds.append(seconds)
-    return {sharing: (ratios[sharing], seconds_in_all[sharing], tokens_in_all) for sharing in sharings}, window_seconds
+    compile_seconds = sum(t.compiled.seconds for t in trainers.values() if t.compiled)
+    totals = {sharing: (ratios[sharing], seconds_in_all[sharing], tokens_in_all) for sharing in sharings}
+    return totals, window_seconds, compile_seconds
 
 
 def decoding_ratios(args, sentences, vocab, device: torch.device, run_dir: Path) -> list[float]:
@@ -181,6 +208,7 @@ def main() -> None:
     parser.add_argument("--decode-repeats", type=int, default=5, help="Timed decoding passes of each side.")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N.")
     parser.add_argument("--json", action="store_true", help="End with the median ratios as one JSON line.")
+    parser.add_argument("--no-compile", action="store_true", help="Leave out the trainer.compile variants.")
     # 60 windows: single windows on a shared machine scatter by ±10 %, and their median over the
     # 15 windows of 300 steps in 20s still moved by ±5 % from run to run.
     parser.set_defaults(steps=600)
@@ -188,22 +216,43 @@ def main() -> None:
     sentences, source, vocab = prepare(args)
     device = torch.device(args.device)
     results: dict[str, float] = {}
+    compiling = not args.no_compile
+    joint_variants = {"hard": ("hard", False), "sparse": ("sparse", False)}
+    single_variants = {"hard": ("hard", False)}
+    if compiling:
+        joint_variants |= {"hard_compiled": ("hard", True), "sparse_compiled": ("sparse", True)}
+        single_variants |= {"hard_compiled": ("hard", True)}
     with tempfile.TemporaryDirectory() as tmp:
-        joint, windows = training_ratios(args, sentences, vocab, TASKS, ("hard", "sparse"), device, Path(tmp))
-        single, _ = training_ratios(args, sentences, vocab, ("ner",), ("hard",), device, Path(tmp) / "single")
+        joint, windows, joint_compiling = training_ratios(args, sentences, vocab, TASKS, joint_variants, device,
+                                                          Path(tmp))
+        single, _, single_compiling = training_ratios(args, sentences, vocab, ("ner",), single_variants, device,
+                                                      Path(tmp) / "single")
         results["train_hard"] = statistics.median(joint["hard"][0])
         results["train_sparse"] = statistics.median(joint["sparse"][0])
         results["train_single"] = statistics.median(single["hard"][0])
+        if compiling:
+            results["train_hard_compiled"] = statistics.median(joint["hard_compiled"][0])
+            results["train_sparse_compiled"] = statistics.median(joint["sparse_compiled"][0])
+            results["train_single_compiled"] = statistics.median(single["hard_compiled"][0])
         results["decode"] = statistics.median(decoding_ratios(args, sentences, vocab, device, Path(tmp)))
     # Step time of sparse over hard, window by window: both ran the same batches in the same windows.
     results["sparse_over_hard"] = statistics.median(w["sparse"] / w["hard"] for w in windows)
+    if compiling:
+        for sharing in ("hard", "sparse"):
+            results[f"compiled_over_eager_{sharing}"] = statistics.median(
+                w[sharing] / w[f"{sharing}_compiled"] for w in windows)
+            low, high = (f(w[sharing] / w[f"{sharing}_compiled"] for w in windows) for f in (min, max))
+            print(f"compiled over eager, {sharing}: windows range {low:.3f}-{high:.3f}")
+        results["compile_seconds"] = joint_compiling + single_compiling
     hard_seconds, hard_tokens = joint["hard"][1], joint["hard"][2]
 
     print(f"data: {source}; {len(sentences)} sentences; batch {args.batch_size}; device {device}; "
           f"torch threads {args.threads}; {args.steps} timed steps per variant in windows of {args.window}")
     print(f"{'variant':<14}{'project ÷ reference (tokens/s, median)':>40}")
-    for name in ("train_hard", "train_sparse", "train_single", "decode"):
-        print(f"{name:<14}{results[name]:>40.3f}")
+    for name in ("train_hard", "train_sparse", "train_single", "train_hard_compiled", "train_sparse_compiled",
+                 "train_single_compiled", "decode"):
+        if name in results:
+            print(f"{name:<22}{results[name]:>32.3f}")
     print(f"{'sparse step ÷ hard step (median)':<30}{results['sparse_over_hard']:>24.3f}")
     epoch = 3 * CONLL03_TRAIN_TOKENS * hard_seconds / hard_tokens
     print(f"estimated joint CoNLL-2003 epoch of hard sharing (training only): {epoch:.0f} s")

@@ -4,7 +4,8 @@ A run directory holds its resolved ``config.json`` and, once training has begun,
 ``metrics.json`` with each task's test score at its dev-best epoch. Runs that are the same
 experiment apart from the seed form one row (mean ± sample std), and so do runs that differ
 only in settings that do not define the experiment: which tasks one process trained (the
-single-task baseline is trained one task per run), the thread count, the device, the epoch budget (set per
+single-task baseline is trained one task per run), the thread count, the device, whether the
+heads were compiled (``trainer.compile``), the epoch budget (set per
 task; early stopping and dev-best selection decide the reported epoch anyway) and the number of
 parallel mask-search jobs. Runs that cannot be read, or have not finished, are listed beside the
 table with the reason, never dropped in silence: a table that quietly lost a seed is wrong.
@@ -28,7 +29,8 @@ from sparse_sharing.paths import RunPaths
 
 # Config keys (as paths) that do not tell two experiments apart; see the module docstring.
 NOT_THE_EXPERIMENT: tuple[tuple[str, ...], ...] = (
-    ("seed",), ("train_tasks",), ("num_threads",), ("device",), ("trainer", "num_epochs"), ("masks", "jobs"),
+    ("seed",), ("train_tasks",), ("num_threads",), ("device",), ("trainer", "num_epochs"), ("trainer", "compile"),
+    ("masks", "jobs"),
 )
 
 

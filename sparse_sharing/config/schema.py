@@ -118,6 +118,11 @@ def build_experiment_schema() -> type[BaseModel]:
         selection=(Literal["per_task", "mean"], Field(
             "per_task", description="per_task: each task keeps its own dev-best checkpoint; mean: one checkpoint, "
             "best mean dev score over tasks.")),
+        compile=(bool, Field(False, description="Compile each task head's training loss with torch.compile "
+                             "(sentence lengths padded to 16, 32 or 64 tokens, so at most three graphs a head); "
+                             "the same results within float rounding. How a run computes, not what it is: "
+                             "--resume may change it. Off by default: on one CPU thread a step measured level with "
+                             "eager (README, Benchmarks).")),
         callbacks=(list[CALLBACKS.union()], Field(
             default_factory=lambda: [_default(CALLBACKS, type=name) for name in
                                      ("progress_bar", "tensorboard", "checkpoint")],

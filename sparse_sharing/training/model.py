@@ -1,7 +1,7 @@
 """MultiTaskTagger: a sharing strategy (which owns the trunks) plus one head per task."""
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import torch
 from torch import nn
@@ -12,6 +12,9 @@ from sparse_sharing.components.sharing.base import SharingStrategy
 from sparse_sharing.components.sharing.trunk import Trunk
 from sparse_sharing.registry import ENCODERS, HEADS, SHARING, TOKEN_EMBEDDERS
 
+# (features, tags, mask) -> loss, as a head's ``loss``.
+HeadLoss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
 
 class MultiTaskTagger(nn.Module):
     def __init__(self, sharing: SharingStrategy, heads: Mapping[str, nn.Module]) -> None:
@@ -19,9 +22,11 @@ class MultiTaskTagger(nn.Module):
         self.sharing = sharing
         self.heads = nn.ModuleDict(dict(heads))
 
-    def loss(self, batch: Batch, task: str) -> torch.Tensor:
+    def loss(self, batch: Batch, task: str, head_loss: HeadLoss | None = None) -> torch.Tensor:
+        """The task's training loss; ``head_loss`` computes what the head's ``loss`` does, another way
+        (``trainer.compile``'s compiled head)."""
         features, penalty = self.sharing.forward_with_penalty(batch, task)
-        loss = self.heads[task].loss(features, batch.tags, batch.padding_mask)
+        loss = (head_loss or self.heads[task].loss)(features, batch.tags, batch.padding_mask)
         return loss if penalty is None else loss + penalty
 
     @torch.inference_mode()

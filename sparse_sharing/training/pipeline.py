@@ -39,9 +39,10 @@ def train(raw_config: dict, config: Any, paths: RunPaths, resume: bool = False,
 
 def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:
     """The config a resumed run continues with: the one it started with, except that
-    `num_threads`, `device`, `trainer.eval_batch_size` and `masks.jobs` (how the run computes, not
-    what: a parallel search gives the masks of a serial one, smaller evaluation batches the same
-    scores, so a run that ran out of memory evaluating continues with smaller ones) and
+    `num_threads`, `device`, `trainer.eval_batch_size`, `trainer.compile` and `masks.jobs` (how the
+    run computes, not what: a parallel search gives the masks of a serial one, smaller evaluation
+    batches and a compiled head the same scores, so a run that ran out of memory evaluating
+    continues with smaller ones) and
     `trainer.num_epochs` may change. Raising the
     epochs extends a run (the schedules depend on the epoch reached, not on the total, so an
     extended run equals one planned that long); lowering them to the epochs done closes an
@@ -54,6 +55,7 @@ def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:
     saved_dump, new_dump = saved.model_dump(), config.model_dump()
     saved_dump["trainer"]["num_epochs"] = after
     saved_dump["trainer"]["eval_batch_size"] = config.trainer.eval_batch_size
+    saved_dump["trainer"]["compile"] = config.trainer.compile
     saved_dump["num_threads"] = config.num_threads
     saved_dump["device"] = config.device
     if isinstance(saved_dump.get("masks"), dict) and isinstance(new_dump.get("masks"), dict) \
@@ -63,8 +65,10 @@ def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:
         raise RunDirError(
             f"cannot resume {paths.root}: the config differs from the one the run started with "
             f"({paths.config}); resume with the same config and overrides (only trainer.num_epochs, "
-            f"trainer.eval_batch_size, num_threads, device and masks.jobs may change), or start a new run"
+            f"trainer.eval_batch_size, trainer.compile, num_threads, device and masks.jobs may change), or start "
+            f"a new run"
         )
-    logger.info("resuming %s with %d epochs (was %d), evaluation batches of %d, %d torch threads, device %s",
-                paths.root, after, before, config.trainer.eval_batch_size, config.num_threads, config.device)
+    logger.info("resuming %s with %d epochs (was %d), evaluation batches of %d, compile %s, %d torch threads, "
+                "device %s", paths.root, after, before, config.trainer.eval_batch_size,
+                "on" if config.trainer.compile else "off", config.num_threads, config.device)
     return config

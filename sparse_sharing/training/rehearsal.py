@@ -37,7 +37,9 @@ def rehearse(experiment: Experiment, sentences: int = SENTENCES) -> None:
         model.sharing.set_masks(MaskSet({task: all_kept(shapes) for task in experiment.tasks}))
         for registry, component_config in nested_components(config.masks):
             _exercise(registry, registry.build(component_config), experiment)
-    trainer_config = config.trainer.model_copy(update={"num_epochs": 1, "evaluate_every_steps": None})
+    # Compiling is left out: it takes minutes, and a compile that fails does not fail a run (it trains eagerly).
+    trainer_config = config.trainer.model_copy(update={"num_epochs": 1, "evaluate_every_steps": None,
+                                                       "compile": False})
     short = config.model_copy(update={"trainer": trainer_config})
     with tempfile.TemporaryDirectory(prefix="ssl-validate-") as directory:
         paths = RunPaths(Path(directory))

@@ -11,6 +11,7 @@ import math
 import random
 import statistics
 import time
+from functools import partial
 from typing import Any, Mapping
 
 import numpy as np
@@ -21,6 +22,7 @@ from sparse_sharing.components.data.batching import BatchStream
 from sparse_sharing.components.records import BestScores, Evaluation, Scores, TaskScores, dev_score
 from sparse_sharing.devices import describe
 from sparse_sharing.registry import LR_SCHEDULERS, OPTIMIZERS, SAMPLERS
+from sparse_sharing.training.compiled import CompiledHeadLosses
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.evaluation import predict_tags, score_tags
 from sparse_sharing.training.memory import evaluating, training_step
@@ -90,6 +92,8 @@ class Trainer:
         self.provenance: list[dict[str, Any]] = []  # one record per process that trained (a resume adds one)
         self._clock: float | None = None  # time.monotonic() at which ``elapsed`` was 0, while training
         self.extra_metrics = dict(extra_metrics or {})
+        self.compiled = CompiledHeadLosses(model.heads) if self.trainer_config.compile else None
+        self.compile_seconds = 0.0  # compiling in earlier starts of this run (``compiled.seconds``: this one)
 
     # ----------------------------------------------------------------- loop
     def train(self) -> dict[str, Any]:
@@ -140,7 +144,8 @@ class Trainer:
         with training_step(self, task, batch):
             batch = batch.to(self.device)
             self.model.zero_grad(set_to_none=True)
-            loss = self.model.loss(batch, task) * self.config.tasks[task].loss_weight
+            head_loss = partial(self.compiled.loss, task) if self.compiled else None
+            loss = self.model.loss(batch, task, head_loss) * self.config.tasks[task].loss_weight
             loss.backward()
             clipping = self.trainer_config.grad_clipping
             if clipping is not None:
@@ -220,6 +225,7 @@ class Trainer:
                              "evaluation": round(self.evaluation_seconds, 1)},
             "provenance": self.provenance,
             "device": describe(self.device),
+            "compile": self.compiled.summary(self.compile_seconds) if self.compiled else None,
             "parameters": parameter_counts(self.model),
             "tasks": self.best,
             **self.extra_metrics,
@@ -238,6 +244,7 @@ class Trainer:
             "step": self.step,
             "elapsed": self.elapsed,
             "evaluation_seconds": self.evaluation_seconds,
+            "compile_seconds": self.compile_seconds + (self.compiled.seconds if self.compiled else 0.0),
             "provenance": self.provenance,
             "history": self.history,
             "best": self.best,
@@ -259,6 +266,7 @@ class Trainer:
         self.epoch, self.step, self.elapsed = state["epoch"], state["step"], state["elapsed"]
         # absent from checkpoints written before they were recorded
         self.evaluation_seconds = state.get("evaluation_seconds", 0.0)
+        self.compile_seconds = state.get("compile_seconds", 0.0)
         self.provenance = state.get("provenance", [])
         self.history, self.best, self.best_mean = state["history"], state["best"], state["best_mean"]
         for callback, callback_state in zip(self.callbacks, state["callbacks"]):

@@ -1,0 +1,222 @@
+"""``trainer.compile``: the compiled head loss computes what the eager one does (loss and every
+gradient, for every sharing strategy, CRF and softmax heads), keeps sparse steps inside their
+masks, falls back to eager in one line when compiling fails, and is how a run computes, not what
+it is (``--resume`` may change it, ``ssl compare`` does not split rows by it).
+
+Compiling is slow on a busy CPU, so every model here has the same tiny head shapes (one graph per
+head kind, reused from Inductor's cache), and the runs through the CLI train one CRF task.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from functools import partial
+from pathlib import Path
+
+import pytest
+import torch
+
+import tiny_trunks
+from conftest import run_ssl, tiny_config_text, write_tiny_corpus
+from sparse_sharing.analysis.compare import compare
+from sparse_sharing.components.data.batching import Batch
+from sparse_sharing.registry import HEADS
+from sparse_sharing.training import compiled as compiled_module
+from sparse_sharing.training.compiled import CompiledHeadLosses, bucket, compile_cache_dir, padded_to
+from sparse_sharing.training.model import MultiTaskTagger
+from components.sharing.test_sparse_sharing import random_masks
+
+torch.set_num_threads(1)
+
+TASKS = ["ner", "pos"]
+LABELS = {"ner": ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"], "pos": ["DT", "NN", "VB", "IN"]}
+HEAD_OF = {"ner": "crf", "pos": "softmax"}
+STRATEGIES = {
+    "hard": {}, "sparse": {}, "single": {}, "hierarchical": {"task_layers": {"ner": 2, "pos": 1}},
+    "cross_stitch": {"init_self": 0.8}, "sluice": {"subspaces": 2},
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def inductor_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Inductor's cache in a temporary folder: the tests leave nothing in the user's cache."""
+    saved = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("inductor"))
+    yield os.environ["TORCHINDUCTOR_CACHE_DIR"]
+    if saved is None:
+        del os.environ["TORCHINDUCTOR_CACHE_DIR"]
+    else:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = saved
+
+
+def test_the_compile_cache_is_in_the_users_cache_unless_set(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert compile_cache_dir() == tmp_path / "sparse-sharing" / "inductor"
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "mine"))
+    assert compile_cache_dir() == tmp_path / "mine"
+
+
+def tiny_model(sharing_type: str) -> MultiTaskTagger:
+    sharing = tiny_trunks.strategy(sharing_type, TASKS, distinct=True, hidden_size=4, **STRATEGIES[sharing_type])
+    if sharing_type == "sparse":
+        sharing.set_masks(random_masks(sharing))
+    torch.manual_seed(1)
+    heads = {task: HEADS.build(tiny_trunks.config(HEADS, HEAD_OF[task]), input_dim=sharing.output_dim(task),
+                               labels=LABELS[task], tag_scheme="bio" if task == "ner" else "none")
+             for task in TASKS}
+    return MultiTaskTagger(sharing, heads)
+
+
+def tagged_batch(seed: int, task: str) -> Batch:
+    batch = tiny_trunks.batch(seed)
+    tags = torch.randint(0, len(LABELS[task]), batch.padding_mask.shape, generator=torch.Generator().manual_seed(seed))
+    if task == "ner":  # a valid BIO sequence is not needed: the loss is defined for any tags
+        tags[:, 0] = 0
+    return dataclasses.replace(batch, tags=tags.masked_fill(~batch.padding_mask, 0))
+
+
+def loss_and_gradients(model: MultiTaskTagger, batch: Batch, task: str, head_loss=None):
+    params = [p for p in model.parameters() if p.requires_grad]
+    loss = model.loss(batch, task, head_loss)
+    grads = torch.autograd.grad(loss, params, allow_unused=True)
+    return loss.detach(), [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+
+
+def test_buckets_and_padding() -> None:
+    assert [bucket(n) for n in (1, 16, 17, 32, 33, 64, 65)] == [16, 16, 32, 32, 64, 64, None]
+    features, tags, mask = torch.ones(2, 3, 4), torch.ones(2, 3, dtype=torch.long), torch.ones(2, 3, dtype=torch.bool)
+    padded = padded_to(features, tags, mask, 16)
+    assert [tuple(t.shape) for t in padded] == [(2, 16, 4), (2, 16), (2, 16)]
+    assert torch.equal(padded[0][:, :3], features) and not padded[0][:, 3:].any()
+    assert torch.equal(padded[2][:, :3], mask) and not padded[2][:, 3:].any()
+
+
+@pytest.mark.parametrize("sharing_type", list(STRATEGIES))
+def test_compiled_head_loss_equals_eager_loss_and_every_gradient(sharing_type: str) -> None:
+    model = tiny_model(sharing_type)
+    model.train()
+    compiled = CompiledHeadLosses(model.heads)
+    for task in TASKS:
+        batch = tagged_batch(3, task)
+        eager_loss, eager_grads = loss_and_gradients(model, batch, task)
+        compiled_loss, compiled_grads = loss_and_gradients(model, batch, task, partial(compiled.loss, task))
+        assert compiled.failure is None
+        torch.testing.assert_close(compiled_loss, eager_loss, rtol=1e-5, atol=1e-7)
+        names = [n for n, p in model.named_parameters() if p.requires_grad]
+        for name, a, b in zip(names, compiled_grads, eager_grads):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7, msg=lambda m: f"{task} {name}: {m}")
+    assert compiled.summary()["graphs"] == 2
+
+
+def test_sparse_steps_with_a_compiled_head_leave_weights_outside_the_mask_unchanged() -> None:
+    model = tiny_model("sparse")
+    sharing = model.sharing
+    masks = sharing.mask_set()
+    compiled = CompiledHeadLosses(model.heads)
+    optimizers = sharing.build_optimizers(lambda ps: torch.optim.Adam(ps, lr=0.01, weight_decay=0.01),
+                                          list(model.parameters()), TASKS)
+    for step in range(6):
+        task = TASKS[step % 2]
+        weights = sharing.prunable_weights(task)
+        before = {n: w.detach().clone() for n, w in weights.items()}
+        model.zero_grad(set_to_none=True)
+        model.loss(tagged_batch(step, task), task, partial(compiled.loss, task)).backward()
+        sharing.step(task, optimizers[task])
+        for name, weight in weights.items():
+            outside = ~masks[task][name]
+            assert torch.equal(weight.detach()[outside], before[name][outside]), (step, task, name)
+        assert any(not torch.equal(w.detach(), before[n]) for n, w in weights.items())
+    assert compiled.failure is None
+
+
+def test_a_compiler_failure_falls_back_to_eager_in_one_line(monkeypatch, caplog) -> None:
+    def broken_compile(function, **options):
+        def call(*args):
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found\nlong details")
+        return call
+
+    monkeypatch.setattr(compiled_module.torch, "compile", broken_compile)
+    model = tiny_model("hard")
+    compiled = CompiledHeadLosses(model.heads)
+    batch = tagged_batch(1, "ner")
+    with caplog.at_level(logging.WARNING, logger=compiled_module.__name__):
+        for _ in range(3):
+            loss = model.loss(batch, "ner", partial(compiled.loss, "ner"))
+            assert torch.equal(loss, model.loss(batch, "ner"))
+        model.loss(tagged_batch(1, "pos"), "pos", partial(compiled.loss, "pos"))
+    assert len(caplog.records) == 1
+    assert "training eagerly" in caplog.records[0].getMessage()
+    assert compiled.summary()["failure"] == "RuntimeError: InvalidCxxCompiler: No working C++ compiler found"
+
+
+# ------------------------------------------------------------------ through the CLI
+def ner_config(path: Path, corpus: dict[str, Path], compile_: bool, num_epochs: int) -> Path:
+    """The tiny experiment with its CRF task alone; ``trainer.compile`` as given."""
+    text = tiny_config_text(corpus, num_epochs=num_epochs)
+    text = text.replace("num_threads: 1,", "num_threads: 1,\n  train_tasks: ['ner'],")
+    text = text.replace("batch_size: 8,", f"batch_size: 8,\n    compile: {json.dumps(compile_)},")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def metrics(run_dir: Path) -> dict:
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def scores(history: list[dict]) -> list[float]:
+    """Every evaluation's dev and test score of every task, in order."""
+    return [s[split]["score"] for record in history for s in record["tasks"].values() for split in ("dev", "test")]
+
+
+@pytest.fixture(scope="module")
+def cli_runs(tmp_path_factory: pytest.TempPathFactory, inductor_cache: str) -> dict[str, Path]:
+    workdir = tmp_path_factory.mktemp("compile")
+    corpus = write_tiny_corpus(workdir / "data")
+    eager = ner_config(workdir / "eager.jsonnet", corpus, False, 1)
+    reference = workdir / "reference"
+    assert run_ssl("train", eager, "-s", reference, "-o", "trainer.num_epochs=2").returncode == 0
+    switched = workdir / "switched"
+    assert run_ssl("train", eager, "-s", switched).returncode == 0
+    result = run_ssl("train", ner_config(workdir / "compiled.jsonnet", corpus, True, 2), "-s", switched, "--resume",
+                     env={"TORCHINDUCTOR_CACHE_DIR": inductor_cache})
+    assert result.returncode == 0, result.stderr
+    return {"reference": reference, "switched": switched, "workdir": workdir, "corpus": corpus}
+
+
+def test_a_run_resumed_with_compile_on_matches_the_eager_run(cli_runs: dict) -> None:
+    reference, switched = metrics(cli_runs["reference"]), metrics(cli_runs["switched"])
+    assert reference["compile"] is None
+    assert switched["compile"]["graphs"] >= 1 and switched["compile"]["failure"] is None
+    assert switched["compile"]["seconds"] > 0
+    assert len(switched["history"]) == len(reference["history"]) == 2
+    for got, want in zip(scores(switched["history"]), scores(reference["history"])):
+        assert got == pytest.approx(want, abs=1e-6)
+
+
+def test_compare_does_not_split_rows_by_compile(cli_runs: dict) -> None:
+    [row] = compare([cli_runs["reference"], cli_runs["switched"]]).rows
+    assert len(row.runs) == 2
+
+
+def test_no_cxx_compiler_trains_eagerly_with_one_line(cli_runs: dict, tmp_path: Path) -> None:
+    config = ner_config(tmp_path / "compiled.jsonnet", cli_runs["corpus"], True, 1)
+    result = run_ssl("train", config, "-s", tmp_path / "run",
+                     env={"CXX": str(tmp_path / "no-such-compiler"),
+                          "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "cache")})
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "Traceback" not in output
+    assert output.count("training eagerly") == 1, output
+    run = metrics(tmp_path / "run")
+    assert run["compile"]["failure"] and run["compile"]["graphs"] == 0
+    assert scores(run["history"]) == pytest.approx(scores(metrics(cli_runs["reference"])["history"][:1]), abs=1e-6)
+
+
+def test_validate_rehearses_without_compiling(cli_runs: dict, tmp_path: Path) -> None:
+    """A compile takes minutes and a failed one does not fail a run, so validate leaves it out."""
+    result = run_ssl("validate", ner_config(tmp_path / "compiled.jsonnet", cli_runs["corpus"], True, 1))
+    assert result.returncode == 0, result.stderr
+    assert "trainer.compile" not in result.stdout + result.stderr
