@@ -118,7 +118,7 @@ def fail_allocations(stage: str, at: int, above: int) -> None:
             raise RuntimeError(ALLOCATOR_FAILED)
         MultiTaskTagger.__init__ = refuse
     elif stage == "step":
-        MultiTaskTagger.loss = counted(MultiTaskTagger.loss, lambda batch, task: calls == at)
+        MultiTaskTagger.loss = counted(MultiTaskTagger.loss, lambda batch, task, *rest: calls == at)
     elif stage == "evaluate":
         MultiTaskTagger.decode = counted(MultiTaskTagger.decode,
                                          lambda batch, task: calls >= at and len(batch.lengths) > above)
