@@ -181,13 +181,16 @@ class ConditionalRandomField(nn.Module):
         logits, mask = self._prepare(logits, mask)
         if tags.shape != mask.shape:
             raise ValueError(f"tags shape {tuple(tags.shape)} does not match mask {tuple(mask.shape)}")
-        transitions, start, end = self._scores(logits.dtype)
-        # Padding may hold an ignore index such as -100; any in-range id will do,
-        # since every term it touches is masked out.
-        tags = tags.long().masked_fill(~mask, 0)
-        return LogPartition.apply(logits, mask, transitions, start, end) - self._gold_score(
-            logits, tags, mask, transitions, start, end
-        )
+        # Outside any autocast (trainer.precision bf16): the recursion, and the batched products of
+        # LogPartition's backward, in the parameters' precision, for the reason _prepare gives.
+        with torch.autocast(logits.device.type, enabled=False):
+            transitions, start, end = self._scores(logits.dtype)
+            # Padding may hold an ignore index such as -100; any in-range id will do,
+            # since every term it touches is masked out.
+            tags = tags.long().masked_fill(~mask, 0)
+            return LogPartition.apply(logits, mask, transitions, start, end) - self._gold_score(
+                logits, tags, mask, transitions, start, end
+            )
 
     @staticmethod
     def _gold_score(
