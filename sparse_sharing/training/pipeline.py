@@ -67,8 +67,8 @@ def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:
         raise RunDirError(
             f"cannot resume {paths.root}: the config differs from the one the run started with "
             f"({paths.config}); resume with the same config and overrides (only trainer.num_epochs, "
-            f"trainer.eval_batch_size, trainer.compile, trainer.precision, num_threads, device and masks.jobs may change), or start "
-            f"a new run"
+            f"trainer.eval_batch_size, trainer.compile, trainer.precision, num_threads, device and masks.jobs "
+            f"may change), or start a new run"
         )
     logger.info("resuming %s with %d epochs (was %d), evaluation batches of %d, compile %s, precision %s%s, "
                 "%d torch threads, device %s", paths.root, after, before, config.trainer.eval_batch_size,

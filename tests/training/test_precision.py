@@ -181,8 +181,9 @@ def test_a_cpu_without_bf16_exits_2_before_writing(cli_runs: dict, tmp_path: Pat
         torch.cpu._is_avx512_bf16_supported = lambda: False
         torch.cpu._is_amx_tile_supported = lambda: False
     """), encoding="utf-8")
+    python_path = os.pathsep.join(filter(None, [str(plugin.parent), os.environ.get("PYTHONPATH")]))
     result = run_ssl("train", ner_config(tmp_path / "bf16.jsonnet", cli_runs["corpus"], "bf16"), "-s",
-                     tmp_path / "run", "--include-package", "no_bf16", env={"PYTHONPATH": os.pathsep.join(filter(None, [str(plugin.parent), os.environ.get("PYTHONPATH")]))})
+                     tmp_path / "run", "--include-package", "no_bf16", env={"PYTHONPATH": python_path})
     assert result.returncode == 2, result.stderr
     output = result.stdout + result.stderr
     assert "Traceback" not in output and "trainer.precision: 'bf16' needs" in output
