@@ -11,8 +11,9 @@ parallel mask-search jobs. ``trainer.precision`` does tell runs apart: unlike a 
 which computes the same within float rounding, a bf16 run rounds every step's forward to 8 bits
 of mantissa, a different numeric experiment whose scores may differ beyond noise; a row that
 mixed it with fp32 runs would hide that. A run whose config predates the key computed in fp32,
-so a key at its default value (``DEFAULT_SETTINGS``) is left out before runs are grouped. Runs that cannot be read, or have not finished, are listed beside the
-table with the reason, never dropped in silence: a table that quietly lost a seed is wrong.
+so a key at its default value (``DEFAULT_SETTINGS``) is left out before runs are grouped.
+Runs that cannot be read, or have not finished, are listed beside the table with the reason,
+never dropped in silence: a table that quietly lost a seed is wrong.
 """
 from __future__ import annotations
 
