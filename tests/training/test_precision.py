@@ -26,11 +26,10 @@ CPU = torch.device("cpu")
 needs_bf16 = pytest.mark.skipif(not bf16_supported(CPU), reason="this CPU does not compute bf16 natively")
 
 
-def relative_close(got: torch.Tensor, want: torch.Tensor, rtol: float = 2e-2) -> None:
-    """Close relative to the tensor's scale: bf16 keeps 8 bits of mantissa, so entries near zero
-    carry errors of the size of the largest entry's rounding, not of their own."""
-    assert torch.isfinite(got).all()
-    torch.testing.assert_close(got, want, rtol=rtol, atol=rtol * float(want.abs().max()))
+def relative_error(got: torch.Tensor, want: torch.Tensor) -> float:
+    """``|got - want| / |want|`` in the 2-norm: bf16 keeps 8 bits of mantissa, so single entries
+    near zero carry errors of the size of the largest entry's rounding, not of their own."""
+    return float((got - want).norm() / want.norm())
 
 
 @needs_bf16
@@ -45,13 +44,13 @@ def test_a_bf16_step_is_close_to_fp32_for_crf_and_softmax_heads(sharing_type: st
         torch.manual_seed(0)
         with autocast("bf16", CPU):
             bf16_loss, bf16_grads = loss_and_gradients(model, batch, task)
-        assert bf16_loss.dtype == torch.float32
-        relative_close(bf16_loss, fp32_loss)
+        assert bf16_loss.dtype == torch.float32 and torch.isfinite(bf16_loss)
+        assert relative_error(bf16_loss, fp32_loss) < 2e-2
         assert not torch.equal(bf16_loss, fp32_loss)  # it did compute in bf16
-        names = [n for n, p in model.named_parameters() if p.requires_grad]
-        for name, got, want in zip(names, bf16_grads, fp32_grads):
-            assert got.dtype == torch.float32, name
-            relative_close(got, want)
+        assert all(g.dtype == torch.float32 and torch.isfinite(g).all() for g in bf16_grads)
+        # The gradient as one vector, as the optimizer (and clipping's norm) sees it.
+        assert relative_error(torch.cat([g.flatten() for g in bf16_grads]),
+                              torch.cat([g.flatten() for g in fp32_grads])) < 2e-2, task
 
 
 def test_fp32_is_plain_torch_bit_for_bit() -> None:
