@@ -23,7 +23,7 @@ class PlainBatch:
     chars: Tensor  # [B, T, C]
     tags: Tensor | None  # [B, T]
     lengths: Tensor  # [B], CPU
-    mask: Tensor  # [B, T] bool
+    padding_mask: Tensor  # [B, T] bool
 
 
 class PlainDataset:

@@ -20,6 +20,9 @@ with `trainer.compile` on, `train_hard_compiled`, `train_sparse_compiled`,
 window by window) and `compile_seconds` (compiling every head at every length bucket, before
 timing). There is no `decode_compiled`: `trainer.compile` compiles the training loss only, so
 decoding is the eager path `decode` measures. `--no-compile` leaves the compiled variants out.
+With `--bf16`, `trainer.precision: bf16` variants of hard and sparse sharing join the same windows:
+`train_hard_bf16`, `train_sparse_bf16` and `bf16_over_fp32_hard|sparse` (fp32 step time ÷ bf16
+step time, window by window; > 1 = bf16 faster). Decoding stays fp32 under `trainer.precision`.
 """
 from __future__ import annotations
 
@@ -55,13 +58,15 @@ CONLL03_TRAIN_TOKENS = 203_621
 
 
 def project_trainer(sentences: list[Sentence], vocab: Vocabulary, tasks: tuple[str, ...], sharing: str,
-                    batch_size: int, device: str, run_dir: Path, compile_: bool = False) -> Trainer:
+                    batch_size: int, device: str, run_dir: Path, compile_: bool = False,
+                    precision: str = "fp32") -> Trainer:
     """The project's trainer over ``sentences`` (every task reads the same ones), seed 0; with
     ``compile_``, ``trainer.compile`` on and every head compiled at every length bucket already."""
     raw = experiment_config(batch_size, sharing)
     raw["tasks"] = {t: raw["tasks"][t] for t in tasks}
     raw["device"] = device
     raw["trainer"]["compile"] = compile_
+    raw["trainer"]["precision"] = precision
     config = validate_experiment(raw)
     torch.manual_seed(0)
     model = build_model(config, vocab, list(tasks), {t: "bio" for t in tasks})
@@ -122,15 +127,16 @@ def timed(device: torch.device, work: Callable[[], None]) -> float:
     return time.perf_counter() - began
 
 
-def training_ratios(args, sentences, vocab, tasks: tuple[str, ...], variants: dict[str, tuple[str, bool]],
+def training_ratios(args, sentences, vocab, tasks: tuple[str, ...], variants: dict[str, tuple[str, bool, str]],
                     device: torch.device, run_dir: Path
                     ) -> tuple[dict[str, tuple[list[float], float, int]], list[dict[str, float]], float]:
-    """Per variant (name → sharing strategy, ``trainer.compile``): per window, project tokens/s ÷
+    """Per variant (name → sharing strategy, ``trainer.compile``, ``trainer.precision``): per window, project tokens/s ÷
     reference tokens/s, and the project's seconds and tokens in all. The variants and the reference
     all take the same batches (one seed, one task list) in windows whose order rotates, so they
     also compare with each other. Also: the seconds the compiled variants took to compile."""
     trainers = {name: project_trainer(sentences, vocab, tasks, sharing, args.batch_size, args.device,
-                                      run_dir / name, compile_) for name, (sharing, compile_) in variants.items()}
+                                      run_dir / name, compile_, precision)
+                for name, (sharing, compile_, precision) in variants.items()}
     sharings = tuple(trainers)
     twin = project_trainer(sentences, vocab, tasks, variants[sharings[0]][0], args.batch_size, args.device,
                            run_dir / "twin")
@@ -209,6 +215,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N.")
     parser.add_argument("--json", action="store_true", help="End with the median ratios as one JSON line.")
     parser.add_argument("--no-compile", action="store_true", help="Leave out the trainer.compile variants.")
+    parser.add_argument("--bf16", action="store_true", help="Add trainer.precision bf16 variants of hard and sparse.")
     # 60 windows: single windows on a shared machine scatter by ±10 %, and their median over the
     # 15 windows of 300 steps in 20s still moved by ±5 % from run to run.
     parser.set_defaults(steps=600)
@@ -217,11 +224,13 @@ def main() -> None:
     device = torch.device(args.device)
     results: dict[str, float] = {}
     compiling = not args.no_compile
-    joint_variants = {"hard": ("hard", False), "sparse": ("sparse", False)}
-    single_variants = {"hard": ("hard", False)}
+    joint_variants = {"hard": ("hard", False, "fp32"), "sparse": ("sparse", False, "fp32")}
+    single_variants = {"hard": ("hard", False, "fp32")}
     if compiling:
-        joint_variants |= {"hard_compiled": ("hard", True), "sparse_compiled": ("sparse", True)}
-        single_variants |= {"hard_compiled": ("hard", True)}
+        joint_variants |= {"hard_compiled": ("hard", True, "fp32"), "sparse_compiled": ("sparse", True, "fp32")}
+        single_variants |= {"hard_compiled": ("hard", True, "fp32")}
+    if args.bf16:
+        joint_variants |= {"hard_bf16": ("hard", False, "bf16"), "sparse_bf16": ("sparse", False, "bf16")}
     with tempfile.TemporaryDirectory() as tmp:
         joint, windows, joint_compiling = training_ratios(args, sentences, vocab, TASKS, joint_variants, device,
                                                           Path(tmp))
@@ -234,6 +243,9 @@ def main() -> None:
             results["train_hard_compiled"] = statistics.median(joint["hard_compiled"][0])
             results["train_sparse_compiled"] = statistics.median(joint["sparse_compiled"][0])
             results["train_single_compiled"] = statistics.median(single["hard_compiled"][0])
+        if args.bf16:
+            results["train_hard_bf16"] = statistics.median(joint["hard_bf16"][0])
+            results["train_sparse_bf16"] = statistics.median(joint["sparse_bf16"][0])
         results["decode"] = statistics.median(decoding_ratios(args, sentences, vocab, device, Path(tmp)))
     # Step time of sparse over hard, window by window: both ran the same batches in the same windows.
     results["sparse_over_hard"] = statistics.median(w["sparse"] / w["hard"] for w in windows)
@@ -244,13 +256,17 @@ def main() -> None:
             low, high = (f(w[sharing] / w[f"{sharing}_compiled"] for w in windows) for f in (min, max))
             print(f"compiled over eager, {sharing}: windows range {low:.3f}-{high:.3f}")
         results["compile_seconds"] = joint_compiling + single_compiling
+    for sharing in ("hard", "sparse") if args.bf16 else ():
+        results[f"bf16_over_fp32_{sharing}"] = statistics.median(w[sharing] / w[f"{sharing}_bf16"] for w in windows)
+        low, high = (f(w[sharing] / w[f"{sharing}_bf16"] for w in windows) for f in (min, max))
+        print(f"bf16 over fp32, {sharing}: windows range {low:.3f}-{high:.3f}")
     hard_seconds, hard_tokens = joint["hard"][1], joint["hard"][2]
 
     print(f"data: {source}; {len(sentences)} sentences; batch {args.batch_size}; device {device}; "
           f"torch threads {args.threads}; {args.steps} timed steps per variant in windows of {args.window}")
     print(f"{'variant':<14}{'project ÷ reference (tokens/s, median)':>40}")
     for name in ("train_hard", "train_sparse", "train_single", "train_hard_compiled", "train_sparse_compiled",
-                 "train_single_compiled", "decode"):
+                 "train_single_compiled", "train_hard_bf16", "train_sparse_bf16", "decode"):
         if name in results:
             print(f"{name:<22}{results[name]:>32.3f}")
     print(f"{'sparse step ÷ hard step (median)':<30}{results['sparse_over_hard']:>24.3f}")

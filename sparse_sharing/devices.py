@@ -33,6 +33,30 @@ def resolve_device(spec: str) -> torch.device:
     return device
 
 
+def bf16_supported(device: torch.device) -> bool:
+    """Whether ``device`` computes bfloat16 natively: a CUDA GPU that says so, or a CPU with
+    AVX512-BF16 or AMX (elsewhere torch emulates bf16 on the CPU, slower than fp32)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported(including_emulation=False)
+    return device.type == "cpu" and (torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def check_precision(precision: str, device: torch.device) -> None:
+    """``trainer.precision`` on ``device``: a ConfigError, before anything is written, where the
+    device cannot compute bf16 natively (an emulated bf16 step would be slower and still round)."""
+    if precision == "bf16" and not bf16_supported(device):
+        what = (f"the GPU {torch.cuda.get_device_name(device)}" if device.type == "cuda"
+                else f"this CPU (torch sees {torch.backends.cpu.get_cpu_capability()}, without AVX512-BF16 or AMX)")
+        raise ConfigError(f"trainer.precision: 'bf16' needs a device that computes bfloat16 natively, and {what} "
+                          f"does not on device {device}; use trainer.precision 'fp32' (-o trainer.precision=fp32)")
+
+
+def autocast(precision: str, device: torch.device) -> torch.autocast:
+    """The autocast context a training step's forward and loss run under: bf16 for ``bf16``,
+    disabled (plain fp32, bit for bit) for ``fp32``."""
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
+
 def describe(device: torch.device) -> str:
     """The device for logs and metrics.json: its name and, for a GPU, the card."""
     if device.type == "cuda":

@@ -7,8 +7,13 @@ only in settings that do not define the experiment: which tasks one process trai
 single-task baseline is trained one task per run), the thread count, the device, whether the
 heads were compiled (``trainer.compile``), the epoch budget (set per
 task; early stopping and dev-best selection decide the reported epoch anyway) and the number of
-parallel mask-search jobs. Runs that cannot be read, or have not finished, are listed beside the
-table with the reason, never dropped in silence: a table that quietly lost a seed is wrong.
+parallel mask-search jobs. ``trainer.precision`` does tell runs apart: unlike a compiled head,
+which computes the same within float rounding, a bf16 run rounds every step's forward to 8 bits
+of mantissa, a different numeric experiment whose scores may differ beyond noise; a row that
+mixed it with fp32 runs would hide that. A run whose config predates the key computed in fp32,
+so a key at its default value (``DEFAULT_SETTINGS``) is left out before runs are grouped.
+Runs that cannot be read, or have not finished, are listed beside the table with the reason,
+never dropped in silence: a table that quietly lost a seed is wrong.
 """
 from __future__ import annotations
 
@@ -32,6 +37,10 @@ NOT_THE_EXPERIMENT: tuple[tuple[str, ...], ...] = (
     ("seed",), ("train_tasks",), ("num_threads",), ("device",), ("trainer", "num_epochs"), ("trainer", "compile"),
     ("masks", "jobs"),
 )
+
+# Config keys added after runs were made, with the value every earlier run computed with: a run
+# that sets one to this value is the same experiment as a run whose config lacks the key.
+DEFAULT_SETTINGS: tuple[tuple[tuple[str, ...], Any], ...] = ((("trainer", "precision"), "fp32"),)
 
 
 @dataclass(frozen=True)
@@ -162,13 +171,15 @@ def scores_within(history: Sequence[Evaluation], epochs: int, selection: str) ->
 
 
 def experiment_key(config: dict[str, Any]) -> str:
-    """The config without the keys that do not tell experiments apart, as canonical JSON."""
+    """The config without the keys that do not tell experiments apart, nor keys at the value runs
+    had before the key existed, as canonical JSON."""
     config = copy.deepcopy(config)
-    for *parents, leaf in NOT_THE_EXPERIMENT:
+    dropped = [(path, None) for path in NOT_THE_EXPERIMENT] + list(DEFAULT_SETTINGS)
+    for (*parents, leaf), default in dropped:
         section = config
         for key in parents:
             section = section.get(key) if isinstance(section, dict) else None
-        if isinstance(section, dict):
+        if isinstance(section, dict) and (default is None or section.get(leaf) == default):
             section.pop(leaf, None)
     return json.dumps(config, sort_keys=True)
 

@@ -123,6 +123,12 @@ def build_experiment_schema() -> type[BaseModel]:
                              "the same results within float rounding. How a run computes, not what it is: "
                              "--resume may change it. Off by default: on one CPU thread a step measured level with "
                              "eager (README, Benchmarks).")),
+        precision=(Literal["fp32", "bf16"], Field(
+            "fp32", description="fp32: every step in float32. bf16: each training step's forward and loss under "
+            "torch.autocast to bfloat16 (weights, gradients and optimizer state stay float32; CRFs and "
+            "evaluation stay float32), on a CUDA GPU or CPU that supports bfloat16, else the run is refused "
+            "before it starts. It may change results beyond rounding, so `ssl compare` keeps bf16 runs in "
+            "rows of their own; --resume may change it, as a deliberate choice.")),
         callbacks=(list[CALLBACKS.union()], Field(
             default_factory=lambda: [_default(CALLBACKS, type=name) for name in
                                      ("progress_bar", "tensorboard", "checkpoint")],

@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from sparse_sharing.components.data.vocabulary import Vocabulary
 from sparse_sharing.config.schema import trained_tasks, validate_experiment
-from sparse_sharing.devices import resolve_device
+from sparse_sharing.devices import check_precision, resolve_device
 from sparse_sharing.errors import ConfigError, RunDirError
 from sparse_sharing.files import check_loads_safely, first_line, load_torch, load_weights
 from sparse_sharing.paths import RunPaths
@@ -44,6 +44,7 @@ def build_experiment(config: Any, vocab: Vocabulary | None = None) -> Experiment
     CLI does, with the config's seed) and sets the thread count.
     """
     device = resolve_device(config.device)  # before any work: a missing GPU is the first thing said
+    check_precision(config.trainer.precision, device)
     tasks = trained_tasks(config)
     data = read_tasks(config, tasks)
     if vocab is None:

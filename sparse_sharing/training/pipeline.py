@@ -42,8 +42,9 @@ def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:
     `num_threads`, `device`, `trainer.eval_batch_size`, `trainer.compile` and `masks.jobs` (how the
     run computes, not what: a parallel search gives the masks of a serial one, smaller evaluation
     batches and a compiled head the same scores, so a run that ran out of memory evaluating
-    continues with smaller ones) and
-    `trainer.num_epochs` may change. Raising the
+    continues with smaller ones), `trainer.precision` (a deliberate choice: bf16 steps round
+    differently, so the rest of the run is not the run fp32 would have made; metrics.json's
+    provenance records each start's precision) and `trainer.num_epochs` may change. Raising the
     epochs extends a run (the schedules depend on the epoch reached, not on the total, so an
     extended run equals one planned that long); lowering them to the epochs done closes an
     interrupted run as finished."""
@@ -56,6 +57,7 @@ def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:
     saved_dump["trainer"]["num_epochs"] = after
     saved_dump["trainer"]["eval_batch_size"] = config.trainer.eval_batch_size
     saved_dump["trainer"]["compile"] = config.trainer.compile
+    saved_dump["trainer"]["precision"] = config.trainer.precision
     saved_dump["num_threads"] = config.num_threads
     saved_dump["device"] = config.device
     if isinstance(saved_dump.get("masks"), dict) and isinstance(new_dump.get("masks"), dict) \
@@ -65,10 +67,12 @@ def resumed_config(paths: RunPaths, raw_config: dict, config: Any) -> Any:
         raise RunDirError(
             f"cannot resume {paths.root}: the config differs from the one the run started with "
             f"({paths.config}); resume with the same config and overrides (only trainer.num_epochs, "
-            f"trainer.eval_batch_size, trainer.compile, num_threads, device and masks.jobs may change), or start "
-            f"a new run"
+            f"trainer.eval_batch_size, trainer.compile, trainer.precision, num_threads, device and masks.jobs "
+            f"may change), or start a new run"
         )
-    logger.info("resuming %s with %d epochs (was %d), evaluation batches of %d, compile %s, %d torch threads, "
-                "device %s", paths.root, after, before, config.trainer.eval_batch_size,
-                "on" if config.trainer.compile else "off", config.num_threads, config.device)
+    logger.info("resuming %s with %d epochs (was %d), evaluation batches of %d, compile %s, precision %s%s, "
+                "%d torch threads, device %s", paths.root, after, before, config.trainer.eval_batch_size,
+                "on" if config.trainer.compile else "off", config.trainer.precision,
+                "" if config.trainer.precision == saved.trainer.precision else f" (was {saved.trainer.precision})",
+                config.num_threads, config.device)
     return config

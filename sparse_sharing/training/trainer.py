@@ -20,7 +20,7 @@ import torch
 from sparse_sharing.components.callbacks.base import Callback
 from sparse_sharing.components.data.batching import BatchStream
 from sparse_sharing.components.records import BestScores, Evaluation, Scores, TaskScores, dev_score
-from sparse_sharing.devices import describe
+from sparse_sharing.devices import autocast, describe
 from sparse_sharing.registry import LR_SCHEDULERS, OPTIMIZERS, SAMPLERS
 from sparse_sharing.training.compiled import CompiledHeadLosses
 from sparse_sharing.training.data_setup import TaskData
@@ -98,7 +98,8 @@ class Trainer:
     # ----------------------------------------------------------------- loop
     def train(self) -> dict[str, Any]:
         logger.info("device: %s", describe(self.device))
-        self.provenance.append({**provenance(self.device), "from_epoch": self.epoch, "from_step": self.step})
+        self.provenance.append({**provenance(self.device), "precision": self.trainer_config.precision,
+                                "from_epoch": self.epoch, "from_step": self.step})
         for callback in self.callbacks:
             callback.on_train_start(self)
         self._clock = time.monotonic() - self.elapsed
@@ -145,7 +146,10 @@ class Trainer:
             batch = batch.to(self.device)
             self.model.zero_grad(set_to_none=True)
             head_loss = partial(self.compiled.loss, task) if self.compiled else None
-            loss = self.model.loss(batch, task, head_loss) * self.config.tasks[task].loss_weight
+            # bf16: the forward and loss only; backward outside autocast runs each op in the dtype its
+            # forward used, and the gradients land in the fp32 weights.
+            with autocast(self.trainer_config.precision, self.device):
+                loss = self.model.loss(batch, task, head_loss) * self.config.tasks[task].loss_weight
             loss.backward()
             clipping = self.trainer_config.grad_clipping
             if clipping is not None:
@@ -225,6 +229,7 @@ class Trainer:
                              "evaluation": round(self.evaluation_seconds, 1)},
             "provenance": self.provenance,
             "device": describe(self.device),
+            "precision": self.trainer_config.precision,
             "compile": self.compiled.summary(self.compile_seconds) if self.compiled else None,
             "parameters": parameter_counts(self.model),
             "tasks": self.best,

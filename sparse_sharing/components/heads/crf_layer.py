@@ -181,13 +181,16 @@ class ConditionalRandomField(nn.Module):
         logits, mask = self._prepare(logits, mask)
         if tags.shape != mask.shape:
             raise ValueError(f"tags shape {tuple(tags.shape)} does not match mask {tuple(mask.shape)}")
-        transitions, start, end = self._scores(logits.dtype)
-        # Padding may hold an ignore index such as -100; any in-range id will do,
-        # since every term it touches is masked out.
-        tags = tags.long().masked_fill(~mask, 0)
-        return LogPartition.apply(logits, mask, transitions, start, end) - self._gold_score(
-            logits, tags, mask, transitions, start, end
-        )
+        # Outside any autocast (trainer.precision bf16): the recursion, and the batched products of
+        # LogPartition's backward, in the parameters' precision, for the reason _prepare gives.
+        with torch.autocast(logits.device.type, enabled=False):
+            transitions, start, end = self._scores(logits.dtype)
+            # Padding may hold an ignore index such as -100; any in-range id will do,
+            # since every term it touches is masked out.
+            tags = tags.long().masked_fill(~mask, 0)
+            return LogPartition.apply(logits, mask, transitions, start, end) - self._gold_score(
+                logits, tags, mask, transitions, start, end
+            )
 
     @staticmethod
     def _gold_score(
@@ -276,19 +279,21 @@ class LogPartition(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: FunctionCtx, grad_log_z: Tensor) -> tuple[Tensor | None, ...]:
-        scores, alphas, last, final = ctx.saved_tensors
-        # Everything below is linear in the incoming gradient, so it is folded in at the start.
-        at_last = torch.softmax(final, dim=1) * grad_log_z.unsqueeze(1)  # [B, K]
-        # g_t as rows, and P_t transposed (a view): on a CPU thread the row-times-matrix product is
-        # several times faster than matrix-times-column at 45 tags, and as fast below.
-        entering = torch.zeros_like(alphas).scatter_(0, last, at_last.unsqueeze(0)).unsqueeze(2)  # [T, B, 1, K]
-        moves = (alphas[:-1].unsqueeze(3) + scores).sub_(alphas[1:].unsqueeze(2)).exp_()  # P_t: [T-1, B, i, j]
-        g = entering[-1]
-        gs = [g]
-        for step_moves, step_entering in zip(reversed(moves.transpose(2, 3).unbind(0)),
-                                             reversed(entering[:-1].unbind(0))):
-            g = torch.baddbmm(step_entering, g, step_moves)  # g_{t-1}[i] = Σ_j P_t[i, j] g_t[j] (+ last step's)
-            gs.append(g)
-        grad_logits = torch.stack(gs[::-1]).squeeze(2)  # [T, B, K]
-        grad_transitions = moves.mul_(grad_logits[1:].unsqueeze(2)).sum((0, 1))
-        return grad_logits.transpose(0, 1), None, grad_transitions, grad_logits[0].sum(0), at_last.sum(0)
+        # Run wherever backward is called, autocast included: the products below in fp32, as the forward.
+        with torch.autocast(grad_log_z.device.type, enabled=False):
+            scores, alphas, last, final = ctx.saved_tensors
+            # Everything below is linear in the incoming gradient, so it is folded in at the start.
+            at_last = torch.softmax(final, dim=1) * grad_log_z.unsqueeze(1)  # [B, K]
+            # g_t as rows, and P_t transposed (a view): on a CPU thread the row-times-matrix product is
+            # several times faster than matrix-times-column at 45 tags, and as fast below.
+            entering = torch.zeros_like(alphas).scatter_(0, last, at_last.unsqueeze(0)).unsqueeze(2)  # [T, B, 1, K]
+            moves = (alphas[:-1].unsqueeze(3) + scores).sub_(alphas[1:].unsqueeze(2)).exp_()  # P_t: [T-1, B, i, j]
+            g = entering[-1]
+            gs = [g]
+            for step_moves, step_entering in zip(reversed(moves.transpose(2, 3).unbind(0)),
+                                                 reversed(entering[:-1].unbind(0))):
+                g = torch.baddbmm(step_entering, g, step_moves)  # g_{t-1}[i] = Σ_j P_t[i, j] g_t[j] (+ last step's)
+                gs.append(g)
+            grad_logits = torch.stack(gs[::-1]).squeeze(2)  # [T, B, K]
+            grad_transitions = moves.mul_(grad_logits[1:].unsqueeze(2)).sum((0, 1))
+            return grad_logits.transpose(0, 1), None, grad_transitions, grad_logits[0].sum(0), at_last.sum(0)
