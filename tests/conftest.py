@@ -146,3 +146,17 @@ def tiny_corpus(tmp_path: Path) -> dict[str, Path]:
 @pytest.fixture
 def tiny_config(tmp_path: Path, tiny_corpus: dict[str, Path]) -> Path:
     return write_tiny_config(tmp_path / "tiny.jsonnet", tiny_corpus)
+
+
+def ner_only_config(path: Path, corpus: dict[str, Path], num_epochs: int, **trainer: Any) -> Path:
+    """The tiny experiment with its CRF task (ner) alone, ``trainer`` settings added (e.g.
+    ``compile=True``, ``precision="bf16"``): for tests of how a run computes."""
+    text = tiny_config_text(corpus, num_epochs=num_epochs)
+    text = text.replace("num_threads: 1,", "num_threads: 1,\n  train_tasks: ['ner'],")
+    settings = "".join(f"\n    {key}: {json.dumps(value)}," for key, value in trainer.items())
+    path.write_text(text.replace("batch_size: 8,", "batch_size: 8," + settings), encoding="utf-8")
+    return path
+
+
+def read_metrics(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / "metrics.json").read_text(encoding="utf-8"))

@@ -9,7 +9,6 @@ head kind, reused from Inductor's cache), and the runs through the CLI train one
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import os
 from functools import partial
@@ -19,7 +18,7 @@ import pytest
 import torch
 
 import tiny_trunks
-from conftest import run_ssl, tiny_config_text, write_tiny_corpus
+from conftest import ner_only_config, read_metrics, run_ssl, write_tiny_corpus
 from sparse_sharing.analysis.compare import compare
 from sparse_sharing.components.data.batching import Batch
 from sparse_sharing.registry import HEADS
@@ -153,19 +152,6 @@ def test_a_compiler_failure_falls_back_to_eager_in_one_line(monkeypatch, caplog)
 
 
 # ------------------------------------------------------------------ through the CLI
-def ner_config(path: Path, corpus: dict[str, Path], compile_: bool, num_epochs: int) -> Path:
-    """The tiny experiment with its CRF task alone; ``trainer.compile`` as given."""
-    text = tiny_config_text(corpus, num_epochs=num_epochs)
-    text = text.replace("num_threads: 1,", "num_threads: 1,\n  train_tasks: ['ner'],")
-    text = text.replace("batch_size: 8,", f"batch_size: 8,\n    compile: {json.dumps(compile_)},")
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def metrics(run_dir: Path) -> dict:
-    return json.loads((run_dir / "metrics.json").read_text())
-
-
 def scores(history: list[dict]) -> list[float]:
     """Every evaluation's dev and test score of every task, in order."""
     return [s[split]["score"] for record in history for s in record["tasks"].values() for split in ("dev", "test")]
@@ -175,19 +161,19 @@ def scores(history: list[dict]) -> list[float]:
 def cli_runs(tmp_path_factory: pytest.TempPathFactory, inductor_cache: str) -> dict[str, Path]:
     workdir = tmp_path_factory.mktemp("compile")
     corpus = write_tiny_corpus(workdir / "data")
-    eager = ner_config(workdir / "eager.jsonnet", corpus, False, 1)
+    eager = ner_only_config(workdir / "eager.jsonnet", corpus, 1, compile=False)
     reference = workdir / "reference"
     assert run_ssl("train", eager, "-s", reference, "-o", "trainer.num_epochs=2").returncode == 0
     switched = workdir / "switched"
     assert run_ssl("train", eager, "-s", switched).returncode == 0
-    result = run_ssl("train", ner_config(workdir / "compiled.jsonnet", corpus, True, 2), "-s", switched, "--resume",
+    result = run_ssl("train", ner_only_config(workdir / "compiled.jsonnet", corpus, 2, compile=True), "-s", switched, "--resume",
                      env={"TORCHINDUCTOR_CACHE_DIR": inductor_cache})
     assert result.returncode == 0, result.stderr
     return {"reference": reference, "switched": switched, "workdir": workdir, "corpus": corpus}
 
 
 def test_a_run_resumed_with_compile_on_matches_the_eager_run(cli_runs: dict) -> None:
-    reference, switched = metrics(cli_runs["reference"]), metrics(cli_runs["switched"])
+    reference, switched = read_metrics(cli_runs["reference"]), read_metrics(cli_runs["switched"])
     assert reference["compile"] is None
     assert switched["compile"]["graphs"] >= 1 and switched["compile"]["failure"] is None
     assert switched["compile"]["seconds"] > 0
@@ -202,7 +188,7 @@ def test_compare_does_not_split_rows_by_compile(cli_runs: dict) -> None:
 
 
 def test_no_cxx_compiler_trains_eagerly_with_one_line(cli_runs: dict, tmp_path: Path) -> None:
-    config = ner_config(tmp_path / "compiled.jsonnet", cli_runs["corpus"], True, 1)
+    config = ner_only_config(tmp_path / "compiled.jsonnet", cli_runs["corpus"], 1, compile=True)
     result = run_ssl("train", config, "-s", tmp_path / "run",
                      env={"CXX": str(tmp_path / "no-such-compiler"),
                           "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "cache")})
@@ -210,13 +196,13 @@ def test_no_cxx_compiler_trains_eagerly_with_one_line(cli_runs: dict, tmp_path: 
     output = result.stdout + result.stderr
     assert "Traceback" not in output
     assert output.count("training eagerly") == 1, output
-    run = metrics(tmp_path / "run")
+    run = read_metrics(tmp_path / "run")
     assert run["compile"]["failure"] and run["compile"]["graphs"] == 0
-    assert scores(run["history"]) == pytest.approx(scores(metrics(cli_runs["reference"])["history"][:1]), abs=1e-6)
+    assert scores(run["history"]) == pytest.approx(scores(read_metrics(cli_runs["reference"])["history"][:1]), abs=1e-6)
 
 
 def test_validate_rehearses_without_compiling(cli_runs: dict, tmp_path: Path) -> None:
     """A compile takes minutes and a failed one does not fail a run, so validate leaves it out."""
-    result = run_ssl("validate", ner_config(tmp_path / "compiled.jsonnet", cli_runs["corpus"], True, 1))
+    result = run_ssl("validate", ner_only_config(tmp_path / "compiled.jsonnet", cli_runs["corpus"], 1, compile=True))
     assert result.returncode == 0, result.stderr
     assert "trainer.compile" not in result.stdout + result.stderr

@@ -6,7 +6,6 @@ before anything is written; and runs record their precision, which ``--resume`` 
 """
 from __future__ import annotations
 
-import json
 import os
 import textwrap
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import run_ssl, tiny_config_text, write_tiny_corpus
+from conftest import ner_only_config, read_metrics, run_ssl, write_tiny_corpus
 from sparse_sharing.analysis.compare import compare, experiment_key
 from sparse_sharing.devices import autocast, bf16_supported, check_precision
 from sparse_sharing.errors import ConfigError
@@ -124,19 +123,6 @@ def test_compare_splits_rows_by_precision_and_a_config_without_it_is_fp32() -> N
 
 
 # ------------------------------------------------------------------ through the CLI
-def ner_config(path: Path, corpus: dict[str, Path], precision: str) -> Path:
-    """The tiny experiment with its CRF task alone, one epoch; ``trainer.precision`` as given."""
-    text = tiny_config_text(corpus, num_epochs=1)
-    text = text.replace("num_threads: 1,", "num_threads: 1,\n  train_tasks: ['ner'],")
-    text = text.replace("batch_size: 8,", f"batch_size: 8,\n    precision: {json.dumps(precision)},")
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def metrics(run_dir: Path) -> dict:
-    return json.loads((run_dir / "metrics.json").read_text())
-
-
 @pytest.fixture(scope="module")
 def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     workdir = tmp_path_factory.mktemp("precision")
@@ -144,14 +130,14 @@ def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     runs = {"workdir": workdir, "corpus": corpus}
     for precision in ("fp32", "bf16"):
         runs[precision] = workdir / precision
-        result = run_ssl("train", ner_config(workdir / f"{precision}.jsonnet", corpus, precision), "-s", runs[precision])
+        result = run_ssl("train", ner_only_config(workdir / f"{precision}.jsonnet", corpus, 1, precision=precision), "-s", runs[precision])
         assert result.returncode == 0, result.stderr
     return runs
 
 
 @needs_bf16
 def test_a_bf16_run_records_its_precision_and_compare_keeps_it_apart(cli_runs: dict) -> None:
-    fp32, bf16 = metrics(cli_runs["fp32"]), metrics(cli_runs["bf16"])
+    fp32, bf16 = read_metrics(cli_runs["fp32"]), read_metrics(cli_runs["bf16"])
     assert (fp32["precision"], bf16["precision"]) == ("fp32", "bf16")
     assert [p["precision"] for p in bf16["provenance"]] == ["bf16"]
     assert bf16["finished"] and 0.0 <= bf16["tasks"]["ner"]["dev"] <= 100.0
@@ -162,12 +148,12 @@ def test_a_bf16_run_records_its_precision_and_compare_keeps_it_apart(cli_runs: d
 def test_resume_may_switch_precision_and_provenance_says_so(cli_runs: dict) -> None:
     workdir = cli_runs["workdir"]
     run_dir = workdir / "switched"
-    assert run_ssl("train", ner_config(workdir / "a.jsonnet", cli_runs["corpus"], "fp32"), "-s", run_dir).returncode == 0
-    resumed = run_ssl("train", ner_config(workdir / "b.jsonnet", cli_runs["corpus"], "bf16"), "-s", run_dir,
+    assert run_ssl("train", ner_only_config(workdir / "a.jsonnet", cli_runs["corpus"], 1, precision="fp32"), "-s", run_dir).returncode == 0
+    resumed = run_ssl("train", ner_only_config(workdir / "b.jsonnet", cli_runs["corpus"], 1, precision="bf16"), "-s", run_dir,
                       "--resume", "-o", "trainer.num_epochs=2")
     assert resumed.returncode == 0, resumed.stderr
     assert "precision bf16 (was fp32)" in resumed.stdout + resumed.stderr
-    run = metrics(run_dir)
+    run = read_metrics(run_dir)
     assert run["precision"] == "bf16" and [p["precision"] for p in run["provenance"]] == ["fp32", "bf16"]
 
 
@@ -181,7 +167,7 @@ def test_a_cpu_without_bf16_exits_2_before_writing(cli_runs: dict, tmp_path: Pat
         torch.cpu._is_amx_tile_supported = lambda: False
     """), encoding="utf-8")
     python_path = os.pathsep.join(filter(None, [str(plugin.parent), os.environ.get("PYTHONPATH")]))
-    result = run_ssl("train", ner_config(tmp_path / "bf16.jsonnet", cli_runs["corpus"], "bf16"), "-s",
+    result = run_ssl("train", ner_only_config(tmp_path / "bf16.jsonnet", cli_runs["corpus"], 1, precision="bf16"), "-s",
                      tmp_path / "run", "--include-package", "no_bf16", env={"PYTHONPATH": python_path})
     assert result.returncode == 2, result.stderr
     output = result.stdout + result.stderr
