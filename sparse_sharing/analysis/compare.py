@@ -5,7 +5,9 @@ A run directory holds its resolved ``config.json`` and, once training has begun,
 experiment apart from the seed form one row (mean ± sample std), and so do runs that differ
 only in settings that do not define the experiment: which tasks one process trained (the
 single-task baseline is trained one task per run), the thread count, the device, whether the
-heads were compiled (``trainer.compile``), the epoch budget (set per
+heads were compiled (``trainer.compile``), the evaluation batch size
+(``trainer.eval_batch_size``: it changes how many sentences are scored at once, not the
+scores, and a resumed run may change it after an out-of-memory), the epoch budget (set per
 task; early stopping and dev-best selection decide the reported epoch anyway) and the number of
 parallel mask-search jobs. ``trainer.precision`` does tell runs apart: unlike a compiled head,
 which computes the same within float rounding, a bf16 run rounds every step's forward to 8 bits
@@ -35,7 +37,7 @@ from sparse_sharing.paths import RunPaths
 # Config keys (as paths) that do not tell two experiments apart; see the module docstring.
 NOT_THE_EXPERIMENT: tuple[tuple[str, ...], ...] = (
     ("seed",), ("train_tasks",), ("num_threads",), ("device",), ("trainer", "num_epochs"), ("trainer", "compile"),
-    ("masks", "jobs"),
+    ("trainer", "eval_batch_size"), ("masks", "jobs"),
 )
 
 # Config keys added after runs were made, with the value every earlier run computed with: a run

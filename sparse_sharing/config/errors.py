@@ -75,7 +75,7 @@ def _format_one(detail: Mapping[str, Any], model: type[BaseModel] | None) -> str
     if kind == "missing":
         text = "missing required key"
     elif kind == "extra_forbidden":
-        allowed = _keys(loc.owner) if loc.owner else []
+        allowed = accepted_keys(loc.owner) if loc.owner else []
         key = str(path[-1])
         hint = did_you_mean(key, allowed)
         if not hint and allowed:
@@ -202,7 +202,8 @@ def _field(model: type[BaseModel], key: str | int) -> FieldInfo | None:
     return None
 
 
-def _keys(model: type[BaseModel]) -> list[str]:
+def accepted_keys(model: type[BaseModel]) -> list[str]:
+    """The keys a config object of ``model`` may have, as written in a config (aliases)."""
     return [field.alias or name for name, field in model.model_fields.items()]
 
 

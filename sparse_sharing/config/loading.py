@@ -4,8 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from pydantic import BaseModel
+
+from sparse_sharing.config.errors import accepted_keys
 from sparse_sharing.config.jsonnet import evaluate_jsonnet, parse_ext_vars
-from sparse_sharing.config.overrides import apply_overrides, parse_overrides
+from sparse_sharing.config.overrides import KeyPath, apply_overrides, parse_overrides
 from sparse_sharing.config.schema import validate_experiment
 from sparse_sharing.errors import ConfigError
 
@@ -29,7 +32,28 @@ def resolve_config(path: str | Path, ext_vars: Sequence[str] = (), overrides: Se
                    jpaths: Sequence[Path] = ()) -> dict:
     path = Path(path)
     raw = evaluate_jsonnet(path, parse_ext_vars(ext_vars), jpathdir=library_dirs(path, jpaths))
-    return apply_overrides(raw, parse_overrides(overrides))
+    return apply_overrides(raw, parse_overrides(overrides), schema_keys=experiment_keys)
+
+
+def experiment_keys(raw: dict, path: KeyPath) -> list[str] | None:
+    """The keys the experiment schema accepts in the object at ``path`` of ``raw``, defaults
+    included (so ``-o`` can set a key the config leaves at its default); None where ``raw`` does
+    not validate or ``path`` is not an object of the schema (a task name is a key of ``tasks``,
+    not of the schema, so ``-o`` cannot add a task)."""
+    try:
+        node: Any = validate_experiment(raw)
+    except ConfigError:
+        return None
+    for part in path:
+        if isinstance(node, BaseModel):
+            node = getattr(node, part, None)
+        elif isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return accepted_keys(type(node)) if isinstance(node, BaseModel) else None
 
 
 def load_experiment(path: str | Path, ext_vars: Sequence[str] = (), overrides: Sequence[str] = (),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sparse_sharing.errors import ConfigError
@@ -16,6 +16,9 @@ from sparse_sharing.registry.registry import did_you_mean
 
 KeyPath = tuple[str, ...]
 Override = tuple[KeyPath, Any]
+# The keys the schema accepts in the object at a path of a config, defaults included; None where
+# that is not known (the config does not validate yet, or the path is not an object of the schema).
+SchemaKeys = Callable[[dict[str, Any], KeyPath], "Sequence[str] | None"]
 
 
 def parse_overrides(items: Sequence[str]) -> list[Override]:
@@ -44,19 +47,21 @@ def parse_overrides(items: Sequence[str]) -> list[Override]:
     return overrides
 
 
-def apply_overrides(config: dict[str, Any], overrides: Sequence[Override]) -> dict[str, Any]:
+def apply_overrides(config: dict[str, Any], overrides: Sequence[Override],
+                    schema_keys: SchemaKeys | None = None) -> dict[str, Any]:
     """Return a copy of ``config`` with each override set, later ones winning.
 
-    An override can only change a key that the config already has; it can never add one.
-    This is deliberate: a misspelt key (``trainer.num_epoch``) would otherwise be added
-    silently and the run would go ahead with the value the user meant to change, so it is
-    an error that names the closest existing key instead. To set a key the config leaves
-    at its default, override its parent with a whole object (``-o 'trainer={...}'``),
-    which replaces that subtree.
+    An override changes a key the config has, or adds one the schema accepts at that place and
+    the config leaves at its default (``-o trainer.compile=true`` on a config without
+    ``compile``): ``schema_keys(config so far, path)`` says which keys those are. Any other key
+    is an error that names the closest accepted key, never silently added: a misspelt key
+    (``trainer.num_epoch``) would otherwise be ignored or refused far from the command line. An
+    object the config leaves out (``trainer.grad_clipping``) is set whole,
+    ``-o 'trainer.grad_clipping={"max": 1}'``, and can then be refined key by key.
     """
     result = copy.deepcopy(config)
     for path, value in overrides:
-        _set(result, path, value)
+        _set(result, path, value, schema_keys)
     return result
 
 
@@ -77,16 +82,15 @@ def _parse_value(text: str) -> Any:
         return text
 
 
-def _set(config: dict[str, Any], path: KeyPath, value: Any) -> None:
+def _set(config: dict[str, Any], path: KeyPath, value: Any, schema_keys: SchemaKeys | None) -> None:
     container: Any = config
     for depth, part in enumerate(path):
         where = ".".join(path[:depth])
         if isinstance(container, dict):
             if part not in container:
-                scope = f"'{where}'" if where else "the config"
-                raise ConfigError(
-                    f"-o {_show(path, value)}: no key '{part}' in {scope}.{did_you_mean(part, list(container))}"
-                )
+                accepted = (schema_keys(config, path[:depth]) if schema_keys else None) or ()
+                if part not in accepted or depth < len(path) - 1:
+                    raise ConfigError(_unknown_key(path, value, depth, [*container, *accepted]))
             key: str | int = part
         elif isinstance(container, list):
             if not part.isdigit() or int(part) >= len(container):
@@ -104,6 +108,16 @@ def _set(config: dict[str, Any], path: KeyPath, value: Any) -> None:
             container[key] = value
         else:
             container = container[key]
+
+
+def _unknown_key(path: KeyPath, value: Any, depth: int, keys: list[str]) -> str:
+    where = ".".join(path[:depth])
+    scope = f"'{where}'" if where else "the config"
+    part = path[depth]
+    if part in keys:  # a key the schema accepts, left out of the config, with more path below it
+        return (f"-o {_show(path, value)}: the config leaves '{'.'.join(path[:depth + 1])}' out (at its "
+                f"default); set it whole, e.g. -o '{'.'.join(path[:depth + 1])}={{...}}'")
+    return f"-o {_show(path, value)}: no key '{part}' in {scope}.{did_you_mean(part, list(dict.fromkeys(keys)))}"
 
 
 def _show(path: KeyPath, value: Any) -> str:

@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from conftest import run_ssl
-from sparse_sharing.analysis.compare import compare
+from sparse_sharing.analysis.compare import compare, experiment_key
 from sparse_sharing.cli.main import cli
 from sparse_sharing.errors import RunDirError, UserError
 
@@ -100,6 +100,16 @@ def test_seeds_of_one_config_form_one_row_with_mean_and_sample_std(hard_seeds: l
     result = invoke(*hard_seeds)
     assert result.exit_code == 0, result.output
     assert "95.20 ± 0.20" in result.stdout and "91.00 ± 1.00" in result.stdout
+
+
+def test_settings_of_how_a_run_computes_do_not_split_rows() -> None:
+    """The keys a resumed run may change (threads, device, compile, evaluation batch, search jobs)
+    do not tell experiments apart; the training batch size does."""
+    base = {"seed": 1, "trainer": {"num_epochs": 3, "batch_size": 10, "eval_batch_size": 128}}
+    computed_otherwise = {"seed": 2, "num_threads": 2, "device": "cuda", "masks": {"jobs": 3},
+                          "trainer": {"num_epochs": 5, "batch_size": 10, "eval_batch_size": 16, "compile": True}}
+    assert experiment_key(base) == experiment_key(computed_otherwise)
+    assert experiment_key(base) != experiment_key({**base, "trainer": {**base["trainer"], "batch_size": 32}})
 
 
 def test_one_run_shows_no_spread(tmp_path: Path) -> None:

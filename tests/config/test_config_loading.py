@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sparse_sharing.config.errors import format_validation_error
 from sparse_sharing.config.jsonnet import evaluate_jsonnet, parse_ext_vars
+from sparse_sharing.config.loading import load_experiment
 from sparse_sharing.config.overrides import apply_overrides, parse_overrides
 from sparse_sharing.errors import ConfigError
 
@@ -168,6 +169,41 @@ def test_json_object_value_replaces_subtree(config: dict) -> None:
 def test_malformed_overrides(item: str) -> None:
     with pytest.raises(ConfigError, match="-o "):
         parse_overrides([item])
+
+
+def test_override_adds_a_key_the_schema_accepts(config: dict) -> None:
+    def schema_keys(raw: dict, path: tuple[str, ...]) -> list[str] | None:
+        return ["num_epochs", "optimizer", "compile", "grad_clipping"] if path == ("trainer",) else None
+
+    result = apply_overrides(config, parse_overrides(["trainer.compile=true"]), schema_keys)
+    assert result["trainer"] == {**config["trainer"], "compile": True}
+    with pytest.raises(ConfigError) as caught:
+        apply_overrides(config, parse_overrides(["trainer.compil=true"]), schema_keys)
+    assert str(caught.value) == "-o trainer.compil=true: no key 'compil' in 'trainer'. Did you mean 'compile'?"
+    # An object left out is set whole; a path through it says so.
+    with pytest.raises(ConfigError, match=r"leaves 'trainer.grad_clipping' out .* -o 'trainer.grad_clipping=\{"):
+        apply_overrides(config, parse_overrides(["trainer.grad_clipping.max=1"]), schema_keys)
+    result = apply_overrides(config, parse_overrides(['trainer.grad_clipping={"max": 1}',
+                                                      "trainer.grad_clipping.max=2"]), schema_keys)
+    assert result["trainer"]["grad_clipping"] == {"max": 2}
+    # Without a schema only the config's own keys can be changed.
+    with pytest.raises(ConfigError, match="no key 'compile'"):
+        apply_overrides(config, parse_overrides(["trainer.compile=true"]))
+
+
+def test_override_of_a_default_on_a_real_config(tiny_config: Path) -> None:
+    """-o reaches keys the config leaves at the schema's default, anywhere in the schema (a
+    component's own option included), but never adds a key the schema does not have there."""
+    _, config = load_experiment(tiny_config, overrides=["trainer.compile=true", "trainer.selection=mean",
+                                                        "model.encoder.implementation=packed"])
+    assert config.trainer.compile is True and config.trainer.selection == "mean"
+    assert config.model.encoder.implementation == "packed"
+    raw, config = load_experiment(tiny_config, overrides=['trainer.grad_clipping={"max": 1.5}'])
+    assert raw["trainer"]["grad_clipping"] == {"max": 1.5} and config.trainer.grad_clipping.type == "norm"
+    with pytest.raises(ConfigError, match="no key 'precison' in 'trainer'. Did you mean 'precision'"):
+        load_experiment(tiny_config, overrides=["trainer.precison=bf16"])
+    with pytest.raises(ConfigError, match="no key 'pos2' in 'tasks'"):
+        load_experiment(tiny_config, overrides=["tasks.pos2.loss_weight=2"])
 
 
 # --- Validation errors -------------------------------------------------------------------
