@@ -105,8 +105,9 @@ def test_seeds_of_one_config_form_one_row_with_mean_and_sample_std(hard_seeds: l
 def test_settings_of_how_a_run_computes_do_not_split_rows() -> None:
     """The keys a resumed run may change (threads, device, compile, evaluation batch, search jobs)
     do not tell experiments apart; the training batch size does."""
-    base = {"seed": 1, "trainer": {"num_epochs": 3, "batch_size": 10, "eval_batch_size": 128}}
-    computed_otherwise = {"seed": 2, "num_threads": 2, "device": "cuda", "masks": {"jobs": 3},
+    base = {"seed": 1, "masks": {"type": "search", "jobs": 1},
+            "trainer": {"num_epochs": 3, "batch_size": 10, "eval_batch_size": 128}}
+    computed_otherwise = {"seed": 2, "num_threads": 2, "device": "cuda", "masks": {"type": "search", "jobs": 3},
                           "trainer": {"num_epochs": 5, "batch_size": 10, "eval_batch_size": 16, "compile": True}}
     assert experiment_key(base) == experiment_key(computed_otherwise)
     assert experiment_key(base) != experiment_key({**base, "trainer": {**base["trainer"], "batch_size": 32}})
