@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import pytest
+import torch
 
 from sparse_sharing.components.data.toy_corpus import write_conll
 
@@ -42,6 +43,11 @@ DEFAULT_CALLBACKS: list[dict[str, Any]] = [
 
 # Subprocesses must not fan out over the cores that other work on the machine is using.
 _ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+
+# Nor must the tests' own process: the suite runs in one pytest-xdist worker per core, and a worker
+# whose torch spread over every core would take the other workers' cores. One thread is also what
+# the tiny configs ask of a run (num_threads: 1), so in-process and CLI runs compute alike.
+torch.set_num_threads(1)
 
 
 def run_ssl(*args: Any, cwd: str | Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

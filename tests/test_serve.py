@@ -3,7 +3,6 @@ request (and the server still up), and a bounded load test from concurrent clien
 from __future__ import annotations
 
 import json
-import os
 import random
 import socket
 import statistics
@@ -22,7 +21,7 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
 import sparse_sharing  # noqa: E402
-from conftest import read_sentences, write_tiny_config, write_tiny_corpus  # noqa: E402
+from conftest import _ENV, read_sentences, write_tiny_config, write_tiny_corpus  # noqa: E402
 
 
 def free_port() -> int:
@@ -41,7 +40,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "sparse_sharing", "serve", str(workdir / "run"),
                                 "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                               env=_ENV)  # one torch thread, as every test's subprocess
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

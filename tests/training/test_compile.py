@@ -27,8 +27,6 @@ from sparse_sharing.training.compiled import CompiledHeadLosses, bucket, compile
 from sparse_sharing.training.model import MultiTaskTagger
 from components.sharing.test_sparse_sharing import random_masks
 
-torch.set_num_threads(1)
-
 TASKS = ["ner", "pos"]
 LABELS = {"ner": ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"], "pos": ["DT", "NN", "VB", "IN"]}
 HEAD_OF = {"ner": "crf", "pos": "softmax"}
@@ -41,13 +39,9 @@ STRATEGIES = {
 @pytest.fixture(scope="module", autouse=True)
 def inductor_cache(tmp_path_factory: pytest.TempPathFactory):
     """Inductor's cache in a temporary folder: the tests leave nothing in the user's cache."""
-    saved = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("inductor"))
-    yield os.environ["TORCHINDUCTOR_CACHE_DIR"]
-    if saved is None:
-        del os.environ["TORCHINDUCTOR_CACHE_DIR"]
-    else:
-        os.environ["TORCHINDUCTOR_CACHE_DIR"] = saved
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path_factory.mktemp("inductor")))
+        yield os.environ["TORCHINDUCTOR_CACHE_DIR"]
 
 
 def test_the_compile_cache_is_in_the_users_cache_unless_set(monkeypatch, tmp_path: Path) -> None:

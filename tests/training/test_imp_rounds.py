@@ -19,8 +19,6 @@ from sparse_sharing.training.runner import SearchContext
 from sparse_sharing.random_state import seed_everything
 from sparse_sharing.training.trainer import Trainer
 
-torch.set_num_threads(1)
-
 DEV_SCORES = [10.0, 40.0, 30.0, 40.0, 20.0]  # one evaluation a step; the later 40 ties: the second stays best
 
 

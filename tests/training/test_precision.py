@@ -19,8 +19,6 @@ from sparse_sharing.devices import autocast, bf16_supported, check_precision
 from sparse_sharing.errors import ConfigError
 from training.test_compile import TASKS, loss_and_gradients, tagged_batch, tiny_model
 
-torch.set_num_threads(1)
-
 CPU = torch.device("cpu")
 needs_bf16 = pytest.mark.skipif(not bf16_supported(CPU), reason="this CPU does not compute bf16 natively")
 

@@ -22,8 +22,6 @@ from sparse_sharing.registry import ENCODERS, SHARING, TOKEN_EMBEDDERS  # noqa: 
 from tiny_pretrained import save_tiny_bert  # noqa: E402
 from tiny_trunks import config  # noqa: E402
 
-torch.set_num_threads(1)
-
 VOCAB = Vocabulary([PAD, UNK], [PAD, UNK], {}, False)
 SENTENCES = [("The", "cat", "sat", "on", "the", "mat", "."), ("Peter", "Blackburn"), ("EU",)]
 TASKS = ["ner", "pos"]

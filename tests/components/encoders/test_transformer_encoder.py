@@ -19,8 +19,6 @@ from sparse_sharing.errors import DataError
 from sparse_sharing.registry import ENCODERS
 from tiny_trunks import batch, config
 
-torch.set_num_threads(1)
-
 TASKS = ["ner", "pos"]
 
 

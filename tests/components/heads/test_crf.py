@@ -13,8 +13,6 @@ from sparse_sharing.components.heads.crf_layer import (
     transition_constraints,
 )
 
-torch.set_num_threads(1)
-
 BIO_LABELS = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
 BIOES_LABELS = ["O", "B-A", "I-A", "E-A", "S-A", "B-B", "E-B", "S-B"]
 IOB1_LABELS = ["O", "I-PER", "B-PER", "I-LOC", "B-LOC"]

@@ -13,8 +13,6 @@ from sparse_sharing.components.pruners import Pruner
 from sparse_sharing.errors import ConfigError, RunDirError
 from sparse_sharing.registry import PRUNERS
 
-torch.set_num_threads(1)
-
 
 def pruner(type_: str = "magnitude", **options) -> Pruner:
     return PRUNERS.build(PRUNERS.get(type_).config(type=type_, **options))

@@ -14,8 +14,6 @@ from sparse_sharing.components.sharing.sluice import (
 from sparse_sharing.errors import ConfigError
 from tiny_trunks import batch, strategy
 
-torch.set_num_threads(1)
-
 TASKS = ["pos", "chunk", "ner"]
 
 

@@ -14,8 +14,6 @@ from sparse_sharing.components.sharing.trunk import Trunk
 from sparse_sharing.errors import ConfigError
 from tiny_trunks import batch
 
-torch.set_num_threads(1)
-
 TASKS = ["ner", "pos"]
 
 
