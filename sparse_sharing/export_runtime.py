@@ -13,9 +13,10 @@ vocabularies, the lookup rule, the tags, the CRF's transition scores) and this f
 or from a shell, for a file of tokens (one a line, a blank line between sentences), printing
 each token and its tag: ``python tagger_runtime.py ner.onnx tokens.txt``.
 
-The steps, each a few lines below: tokens → ids with the sidecar's vocabularies (``encode``);
+The steps, each a few lines below: tokens → ids with the sidecar's vocabularies (``Lookup``);
 the network gives emissions [sentences, tokens, tags]; the best tag sequence of each sentence
-under the CRF's transitions (``viterbi``), or each token's best tag for a softmax head; ids →
+under the CRF's transitions (``viterbi``, a batch at a time), or each token's best tag for a
+softmax head; ids →
 tags, rewritten from the scheme the task trained in to the scheme of its data files
 (``convert_tags``), which is what ``ssl predict`` prints.
 
@@ -33,40 +34,58 @@ import numpy as np
 FORMAT_VERSION = 1
 
 
-def encode(sentences: Sequence[Sequence[str]], meta: dict[str, Any]) -> dict[str, np.ndarray]:
-    """The network's inputs for ``sentences``: ``words`` [B, T], ``chars`` [B, T, C] and ``lengths`` [B]
-    (int64), padded with the padding ids. The lookup rule is the training pipeline's: a word as is, or
-    ``str.lower()`` of it when ``words.lowercase``; its first ``chars.max_per_word`` characters, case
-    kept; anything not in a vocabulary gets its ``unknown`` id."""
-    words, chars = meta["words"], meta["chars"]
-    word_index = {w: i for i, w in enumerate(words["vocabulary"])}
-    char_index = {c: i for i, c in enumerate(chars["vocabulary"])}
-    lowercase, limit = words["lowercase"], chars["max_per_word"]
-    lengths = np.array([len(s) for s in sentences], dtype=np.int64)
-    width = max([len(token[:limit]) for s in sentences for token in s] + [1])
-    word_ids = np.full((len(sentences), lengths.max()), words["padding"], dtype=np.int64)
-    char_ids = np.full((len(sentences), lengths.max(), width), chars["padding"], dtype=np.int64)
-    for b, sentence in enumerate(sentences):
-        for t, token in enumerate(sentence):
-            word_ids[b, t] = word_index.get(token.lower() if lowercase else token, words["unknown"])
-            for c, char in enumerate(token[:limit]):
-                char_ids[b, t, c] = char_index.get(char, chars["unknown"])
-    return {"words": word_ids, "chars": char_ids, "lengths": lengths}
+class Lookup:
+    """Tokens to the network's input ids, with the sidecar's vocabularies as dicts built once (building
+    them is most of what encoding a batch would otherwise cost). The lookup rule is the training
+    pipeline's: a word as is, or ``str.lower()`` of it when ``words.lowercase``; its first
+    ``chars.max_per_word`` characters, case kept; anything not in a vocabulary gets its ``unknown`` id."""
+
+    def __init__(self, meta: dict[str, Any]) -> None:
+        self.words, self.chars = meta["words"], meta["chars"]
+        self.word_index = {w: i for i, w in enumerate(self.words["vocabulary"])}
+        self.char_index = {c: i for i, c in enumerate(self.chars["vocabulary"])}
+
+    def encode(self, sentences: Sequence[Sequence[str]]) -> dict[str, np.ndarray]:
+        """The network's inputs for ``sentences``: ``words`` [B, T], ``chars`` [B, T, C] and ``lengths``
+        [B] (int64), padded with the padding ids."""
+        words, chars = self.words, self.chars
+        lowercase, limit = words["lowercase"], chars["max_per_word"]
+        lengths = np.array([len(s) for s in sentences], dtype=np.int64)
+        width = max([len(token[:limit]) for s in sentences for token in s] + [1])
+        word_ids = np.full((len(sentences), lengths.max()), words["padding"], dtype=np.int64)
+        char_ids = np.full((len(sentences), lengths.max(), width), chars["padding"], dtype=np.int64)
+        for b, sentence in enumerate(sentences):
+            for t, token in enumerate(sentence):
+                word_ids[b, t] = self.word_index.get(token.lower() if lowercase else token, words["unknown"])
+                for c, char in enumerate(token[:limit]):
+                    char_ids[b, t, c] = self.char_index.get(char, chars["unknown"])
+        return {"words": word_ids, "chars": char_ids, "lengths": lengths}
 
 
-def viterbi(emissions: np.ndarray, transitions: np.ndarray, start: np.ndarray, end: np.ndarray) -> list[int]:
-    """The highest-scoring tag ids of one sentence: ``emissions`` [T, K], ``transitions[i, j]`` scores tag i
-    followed by j, ``start``/``end`` the first and last tag (all float32; ties go to the lower id)."""
-    score = start + emissions[0]
+def viterbi(emissions: np.ndarray, lengths: Sequence[int], transitions: np.ndarray, start: np.ndarray,
+            end: np.ndarray) -> list[list[int]]:
+    """The highest-scoring tag ids of each sentence of a batch: ``emissions`` [B, T, K] (sentence b's
+    first ``lengths[b]`` rows), ``transitions[i, j]`` scores tag i followed by j, ``start``/``end``
+    the first and last tag (all float32; ties go to the lower id). The whole batch moves one time
+    step at a time; a sentence that has ended keeps its scores, and its back-pointers at the later
+    steps point each tag to itself, so its path is the one it would have alone."""
+    batch, steps, tags = emissions.shape
+    lengths = np.asarray(lengths)
+    score = start + emissions[:, 0]  # [B, K]
+    stay = np.broadcast_to(np.arange(tags), (batch, tags))
     backpointers = []
-    for step in emissions[1:]:
-        moves = score[:, None] + transitions  # [previous, next]
-        backpointers.append(moves.argmax(axis=0))
-        score = moves.max(axis=0) + step
-    path = [int((score + end).argmax())]
+    for t in range(1, steps):
+        moves = score[:, :, None] + transitions  # [B, previous, next]
+        going = (t < lengths)[:, None]
+        backpointers.append(np.where(going, moves.argmax(axis=1), stay))
+        score = np.where(going, moves.max(axis=1) + emissions[:, t], score)
+    best = (score + end).argmax(axis=1)
+    paths = [best]
     for pointers in reversed(backpointers):
-        path.append(int(pointers[path[-1]]))
-    return path[::-1]
+        best = pointers[np.arange(batch), best]
+        paths.append(best)
+    ids = np.stack(paths[::-1], axis=1)  # [B, T]
+    return [ids[b, :n].tolist() for b, n in enumerate(lengths.tolist())]
 
 
 def convert_tags(tags: Sequence[str], source: str, target: str) -> list[str]:
@@ -120,12 +139,13 @@ class ExportedTagger:
 
             torch.set_num_threads(1)
             self._module = torch.jit.load(str(self.path), map_location="cpu")
+        self._lookup = Lookup(self.meta)
         crf = self.meta["crf"]
         self._crf = None if crf is None else tuple(
             np.asarray(crf[key], dtype=np.float32) for key in ("transitions", "start", "end"))
 
     def emissions(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
-        """The network's scores [B, T, K] for ``encode``'s inputs."""
+        """The network's scores [B, T, K] for ``Lookup.encode``'s inputs."""
         if self.meta["format"] == "onnx":
             return self._session.run(["emissions"], inputs)[0]
         import torch
@@ -134,18 +154,24 @@ class ExportedTagger:
             return self._module(*(torch.from_numpy(inputs[k]) for k in ("words", "chars", "lengths"))).numpy()
 
     def predict(self, sentences: Sequence[Sequence[str]], batch_size: int = 64) -> list[list[str]]:
-        """One tag per token of each sentence (a non-empty list of tokens)."""
+        """One tag per token of each sentence (a non-empty list of tokens). Sentences are batched by
+        length, so a batch pads little, and the tags come back in the order given."""
         if any(len(s) == 0 for s in sentences):
             raise ValueError("every sentence needs at least one token")
         tags = self.meta["tags"]
-        tagged = []
-        for first in range(0, len(sentences), batch_size):
-            chunk = sentences[first: first + batch_size]
-            scores = self.emissions(encode(chunk, self.meta))
-            for row, sentence in zip(scores, chunk):
-                row = row[: len(sentence)]
-                ids = viterbi(row, *self._crf) if self._crf is not None else row.argmax(axis=1).tolist()
-                tagged.append(convert_tags([tags["labels"][i] for i in ids], tags["scheme"], tags["output_scheme"]))
+        order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+        tagged: list[list[str]] = [[] for _ in sentences]
+        for first in range(0, len(order), batch_size):
+            chunk = order[first: first + batch_size]
+            inputs = self._lookup.encode([sentences[i] for i in chunk])
+            scores = self.emissions(inputs)
+            if self._crf is not None:
+                ids = viterbi(scores, inputs["lengths"], *self._crf)
+            else:
+                ids = [row[:n].argmax(axis=1).tolist() for row, n in zip(scores, inputs["lengths"])]
+            for i, sentence_ids in zip(chunk, ids):
+                tagged[i] = convert_tags([tags["labels"][k] for k in sentence_ids], tags["scheme"],
+                                         tags["output_scheme"])
         return tagged
 
 

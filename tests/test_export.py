@@ -218,4 +218,7 @@ def test_runtime_viterbi_equals_the_crf_decoder(constrained: bool) -> None:
     mask = torch.arange(7).unsqueeze(0) < lengths.unsqueeze(1)
     transitions, start, end = (t.detach().numpy() for t in crf._scores(torch.float32))
     expected = crf.viterbi_decode(logits, mask)
-    assert [viterbi(logits[b, :n].numpy(), transitions, start, end) for b, n in enumerate(lengths.tolist())] == expected
+    # The whole padded batch at once, and each sentence alone: the same paths as the package's decoder.
+    assert viterbi(logits.numpy(), lengths.numpy(), transitions, start, end) == expected
+    assert [viterbi(logits[b: b + 1, :n].numpy(), [n], transitions, start, end)[0]
+            for b, n in enumerate(lengths.tolist())] == expected
