@@ -18,8 +18,12 @@ with `trainer.compile` on, `train_hard_compiled`, `train_sparse_compiled`,
 `train_single_compiled` (against the same reference, in the same rotating windows),
 `compiled_over_eager_hard` and `compiled_over_eager_sparse` (eager step time ÷ compiled step time,
 window by window) and `compile_seconds` (compiling every head at every length bucket, before
-timing). There is no `decode_compiled`: `trainer.compile` compiles the training loss only, so
-decoding is the eager path `decode` measures. `--no-compile` leaves the compiled variants out.
+timing); and `decode_compiled`, the same model's decoding with the NER head's Viterbi compiled at
+the length buckets (`CompiledHeads.decode`; the trainer's evaluation decodes eagerly), against the
+reference `decode` uses, in passes whose order rotates with `decode`'s and the reference's,
+`decode_compiled_over_eager` (eager seconds ÷ compiled seconds, pass by pass) and
+`decode_compile_seconds` (in an untimed first pass, which also checks that both predict the same
+tags). `--no-compile` leaves the compiled variants out.
 With `--bf16`, `trainer.precision: bf16` variants of hard and sparse sharing join the same windows:
 `train_hard_bf16`, `train_sparse_bf16` and `bf16_over_fp32_hard|sparse` (fp32 step time ÷ bf16
 step time, window by window; > 1 = bf16 faster). Decoding stays fp32 under `trainer.precision`.

@@ -1,7 +1,8 @@
 """``trainer.compile``: the compiled head loss computes what the eager one does (loss and every
 gradient, for every sharing strategy, CRF and softmax heads), keeps sparse steps inside their
 masks, falls back to eager in one line when compiling fails, and is how a run computes, not what
-it is (``--resume`` may change it, ``ssl compare`` does not split rows by it).
+it is (``--resume`` may change it, ``ssl compare`` does not split rows by it). The compiled
+decoding gives the tags eager decoding gives, in every bucket and above the largest.
 
 Compiling is slow on a busy CPU, so every model here has the same tiny head shapes (one graph per
 head kind, reused from Inductor's cache), and the runs through the CLI train one CRF task.
