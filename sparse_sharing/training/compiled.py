@@ -20,9 +20,10 @@ Decoding: ``CompiledHeads.decode`` compiles a head's ``best_tags`` (the CRF's Vi
 softmax's argmax; a head without it decodes eagerly) on the same buckets, and cuts each sentence's
 tags back to its length, giving the tags eager decoding gives. The trainer's evaluation does not
 use it, measured on one CPU thread (the README's Benchmarks section): the Viterbi is about 2.5 %
-of decoding CoNLL-2003 at batch 256 (the trunk is the rest), so compiled it can save at most that,
-while each head compiles one graph a bucket, tens of seconds each: more than the evaluations of a
-100-epoch run could win back. ``benchmarks/side_by_side.py`` measures it (``decode_compiled``).
+of decoding CoNLL-2003 at batch 256 (the trunk is the rest), so compiling can save at most that,
+and compiled it was no faster (a decoding pass 0.95x eager; at 256 sentences a Viterbi step is
+arithmetic, not dispatch, and short batches padded to 16 steps do more of it), after tens of
+seconds of compiling a graph. ``benchmarks/side_by_side.py`` measures it (``decode_compiled``).
 
 The compile cache: Inductor keeps its compiled graphs on disk (``TORCHINDUCTOR_CACHE_DIR``), set
 here to ``sparse-sharing/inductor`` in the user's cache directory unless already set, so a resumed
