@@ -191,8 +191,8 @@ def test_compiled_decoding_equals_eager_decoding_in_every_bucket_and_above(monke
     head = decoding_head(head_type)
     compiled = CompiledHeads(torch.nn.ModuleDict({"ner": head}))
     # Two sentences a batch: a batch of one, or a first change of size, may compile a graph of its own.
-    for lengths in ([3, 1], [4, 2], [8, 5], [1, 7], [6, 6], [9, 2]):
-        features = torch.randn(len(lengths), max(lengths), 6, generator=torch.Generator().manual_seed(len(lengths)))
+    for number, lengths in enumerate(([3, 1], [4, 2], [8, 5], [1, 7], [6, 6], [9, 2])):
+        features = torch.randn(len(lengths), max(lengths), 6, generator=torch.Generator().manual_seed(number))
         mask = torch.arange(max(lengths)).unsqueeze(0) < torch.tensor(lengths).unsqueeze(1)
         with torch.inference_mode():
             got = compiled.decode("ner", features, mask)
