@@ -18,8 +18,12 @@ with `trainer.compile` on, `train_hard_compiled`, `train_sparse_compiled`,
 `train_single_compiled` (against the same reference, in the same rotating windows),
 `compiled_over_eager_hard` and `compiled_over_eager_sparse` (eager step time ÷ compiled step time,
 window by window) and `compile_seconds` (compiling every head at every length bucket, before
-timing). There is no `decode_compiled`: `trainer.compile` compiles the training loss only, so
-decoding is the eager path `decode` measures. `--no-compile` leaves the compiled variants out.
+timing); and `decode_compiled`, the same model's decoding with the NER head's Viterbi compiled at
+the length buckets (`CompiledHeads.decode`; the trainer's evaluation decodes eagerly), against the
+reference `decode` uses, in passes whose order rotates with `decode`'s and the reference's,
+`decode_compiled_over_eager` (eager seconds ÷ compiled seconds, pass by pass) and
+`decode_compile_seconds` (in an untimed first pass, which also checks that both predict the same
+tags). `--no-compile` leaves the compiled variants out.
 With `--bf16`, `trainer.precision: bf16` variants of hard and sparse sharing join the same windows:
 `train_hard_bf16`, `train_sparse_bf16` and `bf16_over_fp32_hard|sparse` (fp32 step time ÷ bf16
 step time, window by window; > 1 = bf16 faster). Decoding stays fp32 under `trainer.precision`.
@@ -31,6 +35,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -49,7 +54,7 @@ from sparse_sharing.devices import resolve_device  # noqa: E402
 from sparse_sharing.training.data_setup import TaskData  # noqa: E402
 from sparse_sharing.training.evaluation import predict_tags  # noqa: E402
 from sparse_sharing.training.model import build_model  # noqa: E402
-from sparse_sharing.training.compiled import LENGTH_BUCKETS  # noqa: E402
+from sparse_sharing.training.compiled import LENGTH_BUCKETS, CompiledHeads  # noqa: E402
 from sparse_sharing.training.run_dir import RunPaths  # noqa: E402
 from sparse_sharing.training.trainer import Trainer  # noqa: E402
 
@@ -179,15 +184,22 @@ def training_ratios(args, sentences, vocab, tasks: tuple[str, ...], variants: di
     return totals, window_seconds, compile_seconds
 
 
-def decoding_ratios(args, sentences, vocab, device: torch.device, run_dir: Path) -> list[float]:
+def decoding_ratios(args, sentences, vocab, device: torch.device, run_dir: Path, compiling: bool
+                    ) -> tuple[dict[str, list[float]], float]:
+    """Per pass: reference seconds ÷ project seconds of decoding NER (``decode``, and with
+    ``compiling`` the same model's decoding compiled as ``trainer.compile`` compiles it,
+    ``decode_compiled``) and eager ÷ compiled (``decode_compiled_over_eager``); the sides' order
+    rotates from pass to pass. Also the seconds compiling took (in the untimed first pass, which
+    also checks that compiled decoding predicts what eager decoding does)."""
     trainer = project_trainer(sentences, vocab, ("ner",), "hard", args.batch_size, args.device, run_dir / "decode")
     instances = trainer.data["ner"].instances["train"]
     model = reference_model(vocab, ("ner",), device)
     dataset = plain_dataset(sentences, vocab, "ner")
     order = sorted(range(len(sentences)), key=lambda i: len(sentences[i].words))
+    compiled = CompiledHeads(trainer.model.heads) if compiling else None
 
-    def project() -> None:
-        predict_tags(trainer.model, instances, "ner", vocab, args.eval_batch_size, trainer.device)
+    def project(head_decode=None) -> list[list[str]]:
+        return predict_tags(trainer.model, instances, "ner", vocab, args.eval_batch_size, trainer.device, head_decode)
 
     def reference() -> None:
         model.eval()
@@ -197,13 +209,22 @@ def decoding_ratios(args, sentences, vocab, device: torch.device, run_dir: Path)
             for ids in model.decode(dataset.collate(chunk, device), "ner"):
                 [labels[i] for i in ids]
 
-    project(), reference()
-    ratios = []
+    sides: list[tuple[str, Callable[[], object]]] = [("project", project), ("reference", reference)]
+    eager = project()
+    reference()
+    if compiled is not None:
+        sides.append(("compiled", partial(project, partial(compiled.decode, "ner"))))
+        if sides[-1][1]() != eager:
+            raise AssertionError("compiled decoding predicted other tags than eager decoding")
+    ratios: dict[str, list[float]] = {"decode": [], "decode_compiled": [], "decode_compiled_over_eager": []}
     for number in range(args.decode_repeats):
-        order_ = [("project", project), ("reference", reference)]
-        seconds = dict((name, timed(device, run)) for name, run in order_[number % 2:] + order_[:number % 2])
-        ratios.append(seconds["reference"] / seconds["project"])
-    return ratios
+        shift = number % len(sides)
+        seconds = {name: timed(device, run) for name, run in sides[shift:] + sides[:shift]}
+        ratios["decode"].append(seconds["reference"] / seconds["project"])
+        if compiled is not None:
+            ratios["decode_compiled"].append(seconds["reference"] / seconds["compiled"])
+            ratios["decode_compiled_over_eager"].append(seconds["project"] / seconds["compiled"])
+    return {name: values for name, values in ratios.items() if values}, compiled.seconds if compiled else 0.0
 
 
 def main() -> None:
@@ -246,7 +267,8 @@ def main() -> None:
         if args.bf16:
             results["train_hard_bf16"] = statistics.median(joint["hard_bf16"][0])
             results["train_sparse_bf16"] = statistics.median(joint["sparse_bf16"][0])
-        results["decode"] = statistics.median(decoding_ratios(args, sentences, vocab, device, Path(tmp)))
+        decoding, decode_compiling = decoding_ratios(args, sentences, vocab, device, Path(tmp), compiling)
+    results |= {name: statistics.median(values) for name, values in decoding.items()}
     # Step time of sparse over hard, window by window: both ran the same batches in the same windows.
     results["sparse_over_hard"] = statistics.median(w["sparse"] / w["hard"] for w in windows)
     if compiling:
@@ -256,6 +278,9 @@ def main() -> None:
             low, high = (f(w[sharing] / w[f"{sharing}_compiled"] for w in windows) for f in (min, max))
             print(f"compiled over eager, {sharing}: windows range {low:.3f}-{high:.3f}")
         results["compile_seconds"] = joint_compiling + single_compiling
+        results["decode_compile_seconds"] = decode_compiling
+        low, high = min(decoding["decode_compiled_over_eager"]), max(decoding["decode_compiled_over_eager"])
+        print(f"compiled over eager, decoding: passes range {low:.3f}-{high:.3f}")
     for sharing in ("hard", "sparse") if args.bf16 else ():
         results[f"bf16_over_fp32_{sharing}"] = statistics.median(w[sharing] / w[f"{sharing}_bf16"] for w in windows)
         low, high = (f(w[sharing] / w[f"{sharing}_bf16"] for w in windows) for f in (min, max))
@@ -266,7 +291,7 @@ def main() -> None:
           f"torch threads {args.threads}; {args.steps} timed steps per variant in windows of {args.window}")
     print(f"{'variant':<14}{'project ÷ reference (tokens/s, median)':>40}")
     for name in ("train_hard", "train_sparse", "train_single", "train_hard_compiled", "train_sparse_compiled",
-                 "train_single_compiled", "train_hard_bf16", "train_sparse_bf16", "decode"):
+                 "train_single_compiled", "train_hard_bf16", "train_sparse_bf16", "decode", "decode_compiled"):
         if name in results:
             print(f"{name:<22}{results[name]:>32.3f}")
     print(f"{'sparse step ÷ hard step (median)':<30}{results['sparse_over_hard']:>24.3f}")

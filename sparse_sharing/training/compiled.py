@@ -1,4 +1,5 @@
-"""``trainer.compile``: each task head's training loss under ``torch.compile``, on a few shapes.
+"""``trainer.compile``: each task head's training loss under ``torch.compile``, on a few shapes;
+and the heads' decoding compiled the same way, for measuring (the trainer decodes eagerly).
 
 Why the heads and nothing else (measured on one CPU thread, CoNLL-2003, batch 10; the README's
 Benchmarks section has the figures): the head's loss (projection, the CRF's gold score and its
@@ -14,6 +15,15 @@ one sentence length. The head pads the batch's length up to the next bucket (16,
 the compiled call and cuts the gradient back, so each head compiles at most three graphs (the
 batch size is left dynamic); a longer batch runs eagerly. Padding does not change the loss: the
 CRF and the softmax read only positions under the mask, and the padded features get zero gradient.
+
+Decoding: ``CompiledHeads.decode`` compiles a head's ``best_tags`` (the CRF's Viterbi, the
+softmax's argmax; a head without it decodes eagerly) on the same buckets, and cuts each sentence's
+tags back to its length, giving the tags eager decoding gives. The trainer's evaluation does not
+use it, measured on one CPU thread (the README's Benchmarks section): the Viterbi is about 2.5 %
+of decoding CoNLL-2003 at batch 256 (the trunk is the rest), so compiling can save at most that,
+and compiled it was no faster (a decoding pass 0.95x eager; at 256 sentences a Viterbi step is
+arithmetic, not dispatch, and short batches padded to 16 steps do more of it), after tens of
+seconds of compiling a graph. ``benchmarks/side_by_side.py`` measures it (``decode_compiled``).
 
 The compile cache: Inductor keeps its compiled graphs on disk (``TORCHINDUCTOR_CACHE_DIR``), set
 here to ``sparse-sharing/inductor`` in the user's cache directory unless already set, so a resumed
@@ -34,6 +44,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from sparse_sharing.components.heads.decoding import per_sentence
 
 logger = logging.getLogger(__name__)
 
@@ -60,20 +72,19 @@ def bucket(length: int) -> int | None:
     return next((size for size in LENGTH_BUCKETS if length <= size), None)
 
 
-def padded_to(features: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor, length: int
-              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The batch padded along time to ``length`` steps: zero features, tag 0, mask False."""
-    extra = length - features.shape[1]
-    return (nn.functional.pad(features, (0, 0, 0, extra)), nn.functional.pad(tags, (0, extra)),
-            nn.functional.pad(mask, (0, extra)))
+def padded_to(length: int, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Each ``[batch, time, ...]`` tensor padded along time to ``length`` steps with zeros (zero
+    features, tag 0, mask False)."""
+    return tuple(nn.functional.pad(t, (0, 0) * (t.dim() - 2) + (0, length - t.shape[1])) for t in tensors)
 
 
-class CompiledHeadLosses:
-    """Per task, the head's ``loss(features, tags, mask)`` compiled, with the compile time it took.
+class CompiledHeads:
+    """Per task, the head's ``loss(features, tags, mask)`` and its ``best_tags(features, mask)``
+    (decoding, for heads that have it) compiled, with the compile time they took.
 
-    ``seconds`` sums the wall time of the forward and backward of every call that compiled a new
-    graph (the first call of a task at a bucket): what compiling cost this process. ``failure``
-    holds why compiling was given up, once it was; from then on every call is eager.
+    ``seconds`` sums the wall time of every call that compiled a new graph (the first call of a task
+    at a bucket; for a loss, its forward and backward): what compiling cost this process.
+    ``failure`` holds why compiling was given up, once it was; from then on every call is eager.
     """
 
     def __init__(self, heads: nn.ModuleDict) -> None:
@@ -86,40 +97,56 @@ class CompiledHeadLosses:
         torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit,
                                                    2 * len(heads) * len(LENGTH_BUCKETS))
         self.heads = heads
-        self.compiled = {task: torch.compile(head.loss, dynamic=False) for task, head in heads.items()}
-        self.seen: set[tuple[str, int]] = set()
+        self.compiled_losses = {task: torch.compile(head.loss, dynamic=False) for task, head in heads.items()}
+        # A plugin head without ``best_tags`` decodes eagerly through its own ``decode``.
+        self.compiled_tags = {task: torch.compile(head.best_tags, dynamic=False) for task, head in heads.items()
+                              if callable(getattr(head, "best_tags", None))}
+        self.seen: set[tuple[str, str, int]] = set()  # (what, task, bucket) compiled: "loss" or "decoding"
         self.seconds = 0.0
         self.failure: str | None = None
 
     def loss(self, task: str, features: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``task``'s head loss, compiled where the batch fits a bucket and compiling has not failed."""
-        size = bucket(features.shape[1])
-        if self.failure is not None or size is None:
-            return self.heads[task].loss(features, tags, mask)
-        padded = padded_to(features, tags, mask, size)
+        loss = self._run("loss", task, self.compiled_losses[task], features, tags, mask)
+        return self.heads[task].loss(features, tags, mask) if loss is None else loss
+
+    def decode(self, task: str, features: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
+        """``task``'s head decoding: its ``best_tags`` compiled where the batch fits a bucket (the
+        padding goes with each sentence's tail), else the head's own ``decode``."""
+        tags = self._run("decoding", task, self.compiled_tags.get(task), features, mask)
+        return self.heads[task].decode(features, mask) if tags is None else per_sentence(tags, mask)
+
+    def _run(self, what: str, task: str, compiled: Any, *batch: torch.Tensor) -> torch.Tensor | None:
+        """``compiled`` on the batch padded to its bucket (the batch size left dynamic); None where the
+        caller is to compute eagerly: no bucket holds the batch, nothing is compiled for it, or
+        compiling failed (now, logged in one line, or before)."""
+        size = bucket(batch[0].shape[1])
+        if self.failure is not None or size is None or compiled is None:
+            return None
+        padded = padded_to(size, *batch)
         torch._dynamo.maybe_mark_dynamic(padded[0], 0)
         began = time.monotonic()
         try:
-            loss = self.compiled[task](*padded)
+            result = compiled(*padded)
         except Exception as error:  # noqa: BLE001  (any compiler failure: the eager path computes the same)
             self.failure = f"{type(error).__name__}: {first_line(error)}"
-            logger.warning("trainer.compile: compiling task %s's head failed (%s); training eagerly", task,
-                           self.failure)
-            return self.heads[task].loss(features, tags, mask)
-        if (task, size) not in self.seen:
-            self.seen.add((task, size))
-            self._time_compiling(task, size, time.monotonic() - began, loss, padded[0])
-        return loss
+            logger.warning("trainer.compile: compiling task %s's %s failed (%s); %s eagerly", task, what,
+                           self.failure, "training" if what == "loss" else "decoding")
+            return None
+        if (what, task, size) not in self.seen:
+            self.seen.add((what, task, size))
+            self._time_compiling(f"task {task}'s {what}", size, time.monotonic() - began, result, padded[0])
+        return result
 
-    def _time_compiling(self, task: str, size: int, forward_seconds: float, loss: torch.Tensor,
+    def _time_compiling(self, subject: str, size: int, forward_seconds: float, result: torch.Tensor,
                         features: torch.Tensor) -> None:
-        """Adds the first call's forward time and, once it has run, its backward time (AOTAutograd
-        compiles the backward graph when it first runs): from the loss's gradient arriving to the
-        padded features' gradient leaving the compiled graph."""
+        """Adds the first call's forward time and, where it is a loss being trained, its backward time
+        once that has run (AOTAutograd compiles the backward graph when it first runs): from the
+        loss's gradient arriving to the padded features' gradient leaving the compiled graph."""
         self.seconds += forward_seconds
         if not features.requires_grad:
-            logger.info("trainer.compile: task %s's head compiled for sentences up to %d tokens in %.1f s", task,
-                        size, forward_seconds)
+            logger.info("trainer.compile: %s compiled for sentences up to %d tokens in %.1f s", subject, size,
+                        forward_seconds)
             return
         backward_began: list[float] = []
 
@@ -129,10 +156,10 @@ class CompiledHeadLosses:
         def on_features_gradient(grad: torch.Tensor) -> None:
             backward_seconds = time.monotonic() - backward_began[0] if backward_began else 0.0
             self.seconds += backward_seconds
-            logger.info("trainer.compile: task %s's head compiled for sentences up to %d tokens in %.1f s", task,
-                        size, forward_seconds + backward_seconds)
+            logger.info("trainer.compile: %s compiled for sentences up to %d tokens in %.1f s", subject, size,
+                        forward_seconds + backward_seconds)
 
-        loss.register_hook(on_loss_gradient)
+        result.register_hook(on_loss_gradient)
         features.register_hook(on_features_gradient)
 
     def summary(self, earlier_seconds: float = 0.0) -> dict[str, Any]:

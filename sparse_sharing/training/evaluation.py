@@ -14,17 +14,19 @@ from sparse_sharing.components.data.batching import IndexedDataset, evaluation_b
 from sparse_sharing.components.data.tag_schemes import convert_tags
 from sparse_sharing.components.data.vocabulary import Vocabulary
 from sparse_sharing.registry import METRICS
-from sparse_sharing.training.model import MultiTaskTagger
+from sparse_sharing.training.model import HeadDecode, MultiTaskTagger
 
 
 def predict_tags(model: MultiTaskTagger, dataset: IndexedDataset, task: str, vocab: Vocabulary,
-                 batch_size: int, device: torch.device = torch.device("cpu")) -> list[list[str]]:
-    """Predicted label strings per sentence, in the dataset's order."""
+                 batch_size: int, device: torch.device = torch.device("cpu"),
+                 head_decode: HeadDecode | None = None) -> list[list[str]]:
+    """Predicted label strings per sentence, in the dataset's order (``head_decode``: as in
+    ``MultiTaskTagger.decode``)."""
     was_training = model.training
     model.eval()
     predicted: list[list[str] | None] = [None] * len(dataset)
     for batch in evaluation_batches(dataset, batch_size):
-        for index, ids in zip(batch.indices, model.decode(batch.to(device), task)):
+        for index, ids in zip(batch.indices, model.decode(batch.to(device), task, head_decode)):
             predicted[index] = [vocab.label(task, i) for i in ids]
     model.train(was_training)
     return predicted  # type: ignore[return-value]

@@ -14,6 +14,8 @@ from sparse_sharing.registry import ENCODERS, HEADS, SHARING, TOKEN_EMBEDDERS
 
 # (features, tags, mask) -> loss, as a head's ``loss``.
 HeadLoss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+# (features, mask) -> label ids per sentence, as a head's ``decode``.
+HeadDecode = Callable[[torch.Tensor, torch.Tensor], list[list[int]]]
 
 
 class MultiTaskTagger(nn.Module):
@@ -30,10 +32,12 @@ class MultiTaskTagger(nn.Module):
         return loss if penalty is None else loss + penalty
 
     @torch.inference_mode()
-    def decode(self, batch: Batch, task: str) -> list[list[int]]:
-        """Best label ids per sentence. Inference mode rather than no_grad: nothing decoded here is
-        ever differentiated, and skipping autograd's bookkeeping entirely is measurably faster."""
-        return self.heads[task].decode(self.sharing(batch, task), batch.padding_mask)
+    def decode(self, batch: Batch, task: str, head_decode: HeadDecode | None = None) -> list[list[int]]:
+        """Best label ids per sentence; ``head_decode`` computes what the head's ``decode`` does,
+        another way (``trainer.compile``'s compiled decoding). Inference mode rather than no_grad:
+        nothing decoded here is ever differentiated, and skipping autograd's bookkeeping entirely is
+        measurably faster."""
+        return (head_decode or self.heads[task].decode)(self.sharing(batch, task), batch.padding_mask)
 
 
 def build_model(config: Any, vocab: Vocabulary, tasks: list[str], tag_schemes: Mapping[str, str]) -> MultiTaskTagger:

@@ -22,7 +22,7 @@ from sparse_sharing.components.data.batching import BatchStream
 from sparse_sharing.components.records import BestScores, Evaluation, Scores, TaskScores, dev_score
 from sparse_sharing.devices import autocast, describe
 from sparse_sharing.registry import LR_SCHEDULERS, OPTIMIZERS, SAMPLERS
-from sparse_sharing.training.compiled import CompiledHeadLosses
+from sparse_sharing.training.compiled import CompiledHeads
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.evaluation import predict_tags, score_tags
 from sparse_sharing.training.memory import evaluating, training_step
@@ -92,7 +92,7 @@ class Trainer:
         self.provenance: list[dict[str, Any]] = []  # one record per process that trained (a resume adds one)
         self._clock: float | None = None  # time.monotonic() at which ``elapsed`` was 0, while training
         self.extra_metrics = dict(extra_metrics or {})
-        self.compiled = CompiledHeadLosses(model.heads) if self.trainer_config.compile else None
+        self.compiled = CompiledHeads(model.heads) if self.trainer_config.compile else None
         self.compile_seconds = 0.0  # compiling in earlier starts of this run (``compiled.seconds``: this one)
 
     # ----------------------------------------------------------------- loop

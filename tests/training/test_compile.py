@@ -1,7 +1,8 @@
 """``trainer.compile``: the compiled head loss computes what the eager one does (loss and every
 gradient, for every sharing strategy, CRF and softmax heads), keeps sparse steps inside their
 masks, falls back to eager in one line when compiling fails, and is how a run computes, not what
-it is (``--resume`` may change it, ``ssl compare`` does not split rows by it).
+it is (``--resume`` may change it, ``ssl compare`` does not split rows by it). The compiled
+decoding gives the tags eager decoding gives, in every bucket and above the largest.
 
 Compiling is slow on a busy CPU, so every model here has the same tiny head shapes (one graph per
 head kind, reused from Inductor's cache), and the runs through the CLI train one CRF task.
@@ -23,7 +24,7 @@ from sparse_sharing.analysis.compare import compare
 from sparse_sharing.components.data.batching import Batch
 from sparse_sharing.registry import HEADS
 from sparse_sharing.training import compiled as compiled_module
-from sparse_sharing.training.compiled import CompiledHeadLosses, bucket, compile_cache_dir, padded_to
+from sparse_sharing.training.compiled import CompiledHeads, bucket, compile_cache_dir, padded_to
 from sparse_sharing.training.model import MultiTaskTagger
 from components.sharing.test_sparse_sharing import random_masks
 
@@ -81,7 +82,7 @@ def loss_and_gradients(model: MultiTaskTagger, batch: Batch, task: str, head_los
 def test_buckets_and_padding() -> None:
     assert [bucket(n) for n in (1, 16, 17, 32, 33, 64, 65)] == [16, 16, 32, 32, 64, 64, None]
     features, tags, mask = torch.ones(2, 3, 4), torch.ones(2, 3, dtype=torch.long), torch.ones(2, 3, dtype=torch.bool)
-    padded = padded_to(features, tags, mask, 16)
+    padded = padded_to(16, features, tags, mask)
     assert [tuple(t.shape) for t in padded] == [(2, 16, 4), (2, 16), (2, 16)]
     assert torch.equal(padded[0][:, :3], features) and not padded[0][:, 3:].any()
     assert torch.equal(padded[2][:, :3], mask) and not padded[2][:, 3:].any()
@@ -91,7 +92,7 @@ def test_buckets_and_padding() -> None:
 def test_compiled_head_loss_equals_eager_loss_and_every_gradient(sharing_type: str) -> None:
     model = tiny_model(sharing_type)
     model.train()
-    compiled = CompiledHeadLosses(model.heads)
+    compiled = CompiledHeads(model.heads)
     for task in TASKS:
         batch = tagged_batch(3, task)
         eager_loss, eager_grads = loss_and_gradients(model, batch, task)
@@ -108,7 +109,7 @@ def test_sparse_steps_with_a_compiled_head_leave_weights_outside_the_mask_unchan
     model = tiny_model("sparse")
     sharing = model.sharing
     masks = sharing.mask_set()
-    compiled = CompiledHeadLosses(model.heads)
+    compiled = CompiledHeads(model.heads)
     optimizers = sharing.build_optimizers(lambda ps: torch.optim.Adam(ps, lr=0.01, weight_decay=0.01),
                                           list(model.parameters()), TASKS)
     for step in range(6):
@@ -133,7 +134,7 @@ def test_a_compiler_failure_falls_back_to_eager_in_one_line(monkeypatch, caplog)
 
     monkeypatch.setattr(compiled_module.torch, "compile", broken_compile)
     model = tiny_model("hard")
-    compiled = CompiledHeadLosses(model.heads)
+    compiled = CompiledHeads(model.heads)
     batch = tagged_batch(1, "ner")
     with caplog.at_level(logging.WARNING, logger=compiled_module.__name__):
         for _ in range(3):
@@ -143,6 +144,58 @@ def test_a_compiler_failure_falls_back_to_eager_in_one_line(monkeypatch, caplog)
     assert len(caplog.records) == 1
     assert "training eagerly" in caplog.records[0].getMessage()
     assert compiled.summary()["failure"] == "RuntimeError: InvalidCxxCompiler: No working C++ compiler found"
+
+
+def test_a_compiler_failure_in_decoding_decodes_eagerly_in_one_line(monkeypatch, caplog) -> None:
+    def broken_compile(function, **options):
+        def call(*args):
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found\nlong details")
+        return call
+
+    monkeypatch.setattr(compiled_module.torch, "compile", broken_compile)
+    model = tiny_model("hard")
+    model.eval()
+    compiled = CompiledHeads(model.heads)
+    with caplog.at_level(logging.WARNING, logger=compiled_module.__name__):
+        for task in TASKS * 2:
+            batch = tagged_batch(1, task)
+            assert model.decode(batch, task, partial(compiled.decode, task)) == model.decode(batch, task)
+    assert [r.getMessage() for r in caplog.records] == [
+        "trainer.compile: compiling task ner's decoding failed (RuntimeError: InvalidCxxCompiler: No working C++ "
+        "compiler found); decoding eagerly"]
+    assert compiled.summary() == {"seconds": 0.0, "graphs": 0,
+                                  "failure": "RuntimeError: InvalidCxxCompiler: No working C++ compiler found"}
+
+
+def decoding_head(head_type: str) -> torch.nn.Module:
+    """A head over 6 features with every parameter random: the CRF's transitions are not all equal,
+    so random emissions have one best path and no ties for the two decoders to break differently."""
+    torch.manual_seed(2)
+    head = HEADS.build(tiny_trunks.config(HEADS, head_type), input_dim=6, labels=LABELS["ner"], tag_scheme="bio")
+    for parameter in head.parameters():
+        torch.nn.init.normal_(parameter)
+    return head
+
+
+@pytest.mark.parametrize("head_type", ["crf", "softmax"])
+def test_compiled_decoding_equals_eager_decoding_in_every_bucket_and_above(monkeypatch, head_type: str) -> None:
+    # Buckets of 4 and 8 steps compile in seconds; which bucket a batch takes, the padding and the
+    # cut back are the same code at 16, 32 and 64.
+    monkeypatch.setattr(compiled_module, "LENGTH_BUCKETS", (4, 8))
+    head = decoding_head(head_type)
+    compiled = CompiledHeads(torch.nn.ModuleDict({"ner": head}))
+    # Two sentences a batch: a batch of one, or a first change of size, may compile a graph of its own.
+    for number, lengths in enumerate(([3, 1], [4, 2], [8, 5], [1, 7], [6, 6], [9, 2])):
+        features = torch.randn(len(lengths), max(lengths), 6, generator=torch.Generator().manual_seed(number))
+        mask = torch.arange(max(lengths)).unsqueeze(0) < torch.tensor(lengths).unsqueeze(1)
+        with torch.inference_mode():
+            got = compiled.decode("ner", features, mask)
+            assert got == head.decode(features, mask), lengths
+        assert [len(tags) for tags in got] == lengths
+    assert compiled.failure is None
+    # Above the largest bucket (9 steps) decoding is eager: nothing compiled for it.
+    assert compiled.seen == {("decoding", "ner", 4), ("decoding", "ner", 8)}
+    assert compiled.summary()["graphs"] == 2 and compiled.seconds > 0
 
 
 # ------------------------------------------------------------------ through the CLI

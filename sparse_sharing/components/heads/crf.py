@@ -8,6 +8,7 @@ from pydantic import Field
 from torch import nn
 
 from sparse_sharing.components.heads.crf_layer import ConditionalRandomField, transition_constraints
+from sparse_sharing.components.heads.decoding import per_sentence
 from sparse_sharing.registry import HEADS, ComponentConfig
 
 
@@ -32,4 +33,8 @@ class CRFHead(nn.Module):
         return nll.sum() / mask.sum()
 
     def decode(self, features: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
-        return self.crf.viterbi_decode(self.projection(features), mask)
+        return per_sentence(self.best_tags(features, mask), mask)
+
+    def best_tags(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The Viterbi path of each sentence as ``[batch, time]`` ids (what ``trainer.compile`` compiles)."""
+        return self.crf.viterbi_paths(self.projection(features), mask)

@@ -12,6 +12,8 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import FunctionCtx, once_differentiable
 
+from sparse_sharing.components.heads.decoding import per_sentence
+
 # Large but finite: -inf would turn 0 * -inf into NaN in gradients and make a
 # sentence with no allowed path produce NaN instead of a huge, visible loss.
 DISALLOWED_SCORE = -10000.0
@@ -201,9 +203,14 @@ class ConditionalRandomField(nn.Module):
         last = tags.gather(1, (mask.sum(1) - 1).unsqueeze(1)).squeeze(1)
         return start[tags[:, 0]] + emissions.sum(1) + moves.sum(1) + end[last]
 
-    @torch.no_grad()
     def viterbi_decode(self, logits: Tensor, mask: Tensor) -> list[list[int]]:
         """Highest-scoring tag sequence per sentence, each trimmed to its true length."""
+        return per_sentence(self.viterbi_paths(logits, mask), mask)
+
+    @torch.no_grad()
+    def viterbi_paths(self, logits: Tensor, mask: Tensor) -> Tensor:
+        """The highest-scoring tag sequences as a ``[batch, time]`` tensor (padding holds each
+        sentence's last tag): tensors in, tensors out, so ``trainer.compile`` can compile it whole."""
         logits, mask = self._prepare(logits, mask)
         transitions, start, end = self._scores(logits.dtype)
         batch, steps, num_tags = logits.shape
@@ -223,9 +230,7 @@ class ConditionalRandomField(nn.Module):
         for pointers in reversed(backpointers):
             current = pointers.gather(1, current.unsqueeze(1)).squeeze(1)
             path.append(current)
-        paths = torch.stack(path[::-1], dim=1).tolist()
-        lengths = mask.sum(1).tolist()
-        return [row[:length] for row, length in zip(paths, lengths)]
+        return torch.stack(path[::-1], dim=1)
 
 
 class LogPartition(torch.autograd.Function):

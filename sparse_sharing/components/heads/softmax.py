@@ -6,6 +6,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from sparse_sharing.components.heads.decoding import per_sentence
 from sparse_sharing.registry import HEADS, ComponentConfig
 
 
@@ -25,5 +26,8 @@ class SoftmaxHead(nn.Module):
         return nn.functional.cross_entropy(logits[mask], tags[mask])
 
     def decode(self, features: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
-        best = self.projection(features).argmax(-1)
-        return [row[: int(n)].tolist() for row, n in zip(best, mask.sum(1))]
+        return per_sentence(self.best_tags(features, mask), mask)
+
+    def best_tags(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The most likely label of every position, ``[batch, time]``."""
+        return self.projection(features).argmax(-1)
