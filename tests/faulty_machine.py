@@ -121,7 +121,7 @@ def fail_allocations(stage: str, at: int, above: int) -> None:
         MultiTaskTagger.loss = counted(MultiTaskTagger.loss, lambda batch, task, *rest: calls == at)
     elif stage == "evaluate":
         MultiTaskTagger.decode = counted(MultiTaskTagger.decode,
-                                         lambda batch, task: calls >= at and len(batch.lengths) > above)
+                                         lambda batch, task, *rest: calls >= at and len(batch.lengths) > above)
     else:
         raise ValueError(f"no allocation stage {stage!r}")
 

@@ -126,13 +126,18 @@ def test_sparse_steps_with_a_compiled_head_leave_weights_outside_the_mask_unchan
     assert compiled.failure is None
 
 
-def test_a_compiler_failure_falls_back_to_eager_in_one_line(monkeypatch, caplog) -> None:
+@pytest.fixture
+def broken_compiler(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch.compile as on a machine without a C++ compiler: every compiled call raises."""
     def broken_compile(function, **options):
         def call(*args):
             raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found\nlong details")
         return call
 
     monkeypatch.setattr(compiled_module.torch, "compile", broken_compile)
+
+
+def test_a_compiler_failure_falls_back_to_eager_in_one_line(broken_compiler, caplog) -> None:
     model = tiny_model("hard")
     compiled = CompiledHeads(model.heads)
     batch = tagged_batch(1, "ner")
@@ -146,13 +151,7 @@ def test_a_compiler_failure_falls_back_to_eager_in_one_line(monkeypatch, caplog)
     assert compiled.summary()["failure"] == "RuntimeError: InvalidCxxCompiler: No working C++ compiler found"
 
 
-def test_a_compiler_failure_in_decoding_decodes_eagerly_in_one_line(monkeypatch, caplog) -> None:
-    def broken_compile(function, **options):
-        def call(*args):
-            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found\nlong details")
-        return call
-
-    monkeypatch.setattr(compiled_module.torch, "compile", broken_compile)
+def test_a_compiler_failure_in_decoding_decodes_eagerly_in_one_line(broken_compiler, caplog) -> None:
     model = tiny_model("hard")
     model.eval()
     compiled = CompiledHeads(model.heads)
