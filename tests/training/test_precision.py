@@ -17,7 +17,8 @@ from conftest import ner_only_config, read_metrics, run_ssl, write_tiny_corpus
 from sparse_sharing.analysis.compare import compare, experiment_key
 from sparse_sharing.devices import autocast, bf16_supported, check_precision
 from sparse_sharing.errors import ConfigError
-from training.test_compile import TASKS, loss_and_gradients, tagged_batch, tiny_model
+from training.test_compile import (TASKS, assert_sparse_steps_keep_weights_outside_the_mask,
+                                   loss_and_gradients, tagged_batch, tiny_model)
 
 CPU = torch.device("cpu")
 needs_bf16 = pytest.mark.skipif(not bf16_supported(CPU), reason="this CPU does not compute bf16 natively")
@@ -84,24 +85,15 @@ def test_the_crf_computes_in_fp32_under_bf16_autocast() -> None:
 @needs_bf16
 def test_bf16_sparse_steps_leave_weights_outside_the_mask_unchanged() -> None:
     model = tiny_model("sparse")
-    sharing = model.sharing
-    masks = sharing.mask_set()
-    optimizers = sharing.build_optimizers(lambda ps: torch.optim.Adam(ps, lr=0.01, weight_decay=0.01),
-                                          list(model.parameters()), TASKS)
-    for step in range(6):
-        task = TASKS[step % 2]
-        weights = sharing.prunable_weights(task)
-        before = {n: w.detach().clone() for n, w in weights.items()}
-        model.zero_grad(set_to_none=True)
+
+    def bf16_loss(batch, task: str) -> torch.Tensor:
         with autocast("bf16", CPU):
-            loss = model.loss(tagged_batch(step, task), task)
-        loss.backward()
-        sharing.step(task, optimizers[task])
-        for name, weight in weights.items():
-            assert weight.dtype == torch.float32 and weight.grad.dtype == torch.float32
-            outside = ~masks[task][name]
-            assert torch.equal(weight.detach()[outside], before[name][outside]), (step, task, name)
-        assert any(not torch.equal(w.detach(), before[n]) for n, w in weights.items())
+            return model.loss(batch, task)
+
+    def stay_fp32(weights: dict[str, torch.Tensor]) -> None:
+        assert all(w.dtype == torch.float32 and w.grad.dtype == torch.float32 for w in weights.values())
+
+    assert_sparse_steps_keep_weights_outside_the_mask(model, bf16_loss, stay_fp32)
 
 
 def test_a_cpu_without_bf16_is_refused_naming_the_key(monkeypatch) -> None:
