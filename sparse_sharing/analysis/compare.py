@@ -201,10 +201,12 @@ def group_runs(runs: Sequence[Run], names: Sequence[str] | None) -> dict[str, li
 
 
 def _row_names(groups: list[list[Run]]) -> list[str]:
-    """The strategy; where two experiments share one, each also gets its first run's name: the run
-    directory's, or for a sweep's ``<name>/seed-<k>`` the sweep's run name."""
+    """The strategy; where two experiments share one, each also gets its first run's name (the run
+    directory's, or for a sweep's ``<name>/seed-<k>`` the sweep's run name) unless that name is the
+    strategy itself: a sweep's `sparse` and `sparse_shared_optimizer` are rows "sparse" and
+    "sparse (sparse_shared_optimizer)"."""
     strategies = [group[0].strategy for group in groups]
-    names = [s if strategies.count(s) == 1 else f"{s} ({_run_name(group[0].path)})"
+    names = [s if strategies.count(s) == 1 or _run_name(group[0].path) == s else f"{s} ({_run_name(group[0].path)})"
              for s, group in zip(strategies, groups)]
     return [name if names.count(name) == 1 else f"{group[0].strategy} ({group[0].path})"
             for name, group in zip(names, groups)]

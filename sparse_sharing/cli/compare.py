@@ -32,8 +32,9 @@ def compare_command(run_dirs: tuple[Path, ...], baseline: str | None, names: tup
     parameter count in the paper's convention (BiLSTM + char conv) and in total.
 
     One row per experiment, named by its sharing strategy: runs whose configs differ only in seed,
-    train_tasks, num_threads, device, trainer.num_epochs, trainer.compile or masks.jobs are one row (where two
-    experiments share a strategy, each name also gets its first RUN_DIR's name). Each task shows the mean
+    train_tasks, num_threads, device, trainer.num_epochs, trainer.compile, trainer.eval_batch_size or
+    masks.jobs are one row (where two experiments share a strategy, each name also gets its first
+    RUN_DIR's name, unless that name is the strategy's own). Each task shows the mean
     ± sample std over the runs that trained it, so single-task runs (one task each) make one
     "single" row. Parameters: runs that trained the same tasks are averaged, runs that trained
     different tasks add up. The mean over tasks is blank for a row that lacks any task of the table.

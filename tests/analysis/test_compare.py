@@ -230,6 +230,14 @@ def test_different_configs_of_one_strategy_get_distinct_names(tmp_path: Path) ->
     for run, source in zip(seeds, (small, large)):
         shutil.copytree(source, run)
     assert [row.name for row in compare(seeds).rows] == ["hard (hard_small)", "hard (hard_large)"]
+    # a run named after its strategy keeps the plain name; the other gets its own
+    plain = tmp_path / "hard" / "seed-1"
+    shutil.copytree(small, plain)
+    assert [row.name for row in compare([plain, seeds[1]]).rows] == ["hard", "hard (hard_large)"]
+    # two runs named after their strategy (different experiments) fall back to their paths
+    other = tmp_path / "elsewhere" / "hard" / "seed-1"
+    shutil.copytree(large, other)
+    assert [row.name for row in compare([plain, other]).rows] == [f"hard ({plain})", f"hard ({other})"]
 
 
 def test_names_override_grouping(tmp_path: Path, hard_seeds: list[Path]) -> None:
