@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-import socket
+import re
 import statistics
 import subprocess
 import sys
@@ -24,12 +24,6 @@ import sparse_sharing  # noqa: E402
 from conftest import _ENV, read_sentences, write_tiny_config, write_tiny_corpus  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, list[list[str]]]]:
     workdir = tmp_path_factory.mktemp("serve")
@@ -37,21 +31,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     config = write_tiny_config(workdir / "tiny.jsonnet", corpus, num_epochs=1)
     sparse_sharing.train(config, workdir / "run")
     sentences = [[line.split()[0] for line in s] for s in read_sentences(corpus["test"])]
-    port = free_port()
+    # --port 0: the server takes a free port and prints it (no other test can take it first)
     process = subprocess.Popen([sys.executable, "-m", "sparse_sharing", "serve", str(workdir / "run"),
-                                "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=_ENV)  # one torch thread, as every test's subprocess
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/health", timeout=2).read()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"ssl serve did not start: {process.communicate()[1].decode()}")
-                time.sleep(0.2)
+        assert process.stderr is not None
+        lines = []
+        while not (served := re.search(r" on (http://127\.0\.0\.1:(\d+))/$", lines[-1] if lines else "")):
+            line = process.stderr.readline()
+            if not line:
+                raise RuntimeError(f"ssl serve did not start: {''.join(lines)}")
+            lines.append(line.rstrip("\n"))
+        url = served.group(1)
+        assert served.group(2) != "0"
+        urllib.request.urlopen(f"{url}/health", timeout=60).read()  # listening from before the message
         yield url, workdir / "run", sentences
     finally:
         process.terminate()
@@ -71,6 +65,16 @@ def call(url: str, path: str, body: Any = None, raw: bytes | None = None) -> tup
         return status, json.loads(payload)
     except ValueError:
         return status, payload.decode()
+
+
+def test_a_port_in_use_is_one_message(server: tuple[str, Path, list[list[str]]]) -> None:
+    url, run_dir, _ = server
+    port = url.rsplit(":", 1)[1]
+    result = subprocess.run([sys.executable, "-m", "sparse_sharing", "serve", str(run_dir), "--port", port],
+                            capture_output=True, text=True, env=_ENV, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port}: Address already in use. Choose another --port")
+    assert "Traceback" not in result.stderr and "Serving" not in result.stderr
 
 
 def test_health_page_and_tags(server: tuple[str, Path, list[list[str]]]) -> None:
