@@ -25,7 +25,7 @@ from sparse_sharing.config.loading import load_experiment
 from sparse_sharing.config.schema import trained_tasks
 from sparse_sharing.devices import resolve_device
 from sparse_sharing.errors import UserError
-from sparse_sharing.random_state import seed_everything
+from sparse_sharing.random_state import set_threads_and_seeds
 from sparse_sharing.registry import DATASET_READERS, did_you_mean, import_plugins
 from sparse_sharing.registry.contracts import ClosedLabelReader
 from sparse_sharing.training.evaluation import predict_tags, score_tags
@@ -140,8 +140,7 @@ def train(config_path: str | Path, run_dir: str | Path, *, overrides: Sequence[s
     import_plugins(tuple(include_packages))
     raw, config = load_experiment(config_path, ext_vars, overrides, jpaths, device, jobs)
     paths = prepare_run_dir(Path(run_dir), resume=resume, force=force)
-    torch.set_num_threads(config.num_threads)
-    seed_everything(config.seed)
+    set_threads_and_seeds(config.num_threads, config.seed)
     return train_in(raw, config, paths, resume=resume, include_packages=include_packages)
 
 

@@ -20,6 +20,14 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def set_threads_and_seeds(num_threads: int, seed: int) -> None:
+    """The process-wide state a command takes from its config: torch's thread count and every
+    generator's seed. Set by the CLI and the Python API alike, so that a run made in either is the
+    same run; library code never sets it."""
+    torch.set_num_threads(num_threads)
+    seed_everything(seed)
+
+
 @contextmanager
 def random_state_kept() -> Iterator[None]:
     """The caller's random state afterwards is what it was before, however much ran inside (a mask

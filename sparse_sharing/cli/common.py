@@ -10,13 +10,11 @@ from pathlib import Path
 from typing import Any, Callable, NoReturn
 
 import click
-import torch
 
 from sparse_sharing.cli.faults import as_fault
 from sparse_sharing.components.callbacks.progress import add_console_handler
 from sparse_sharing.errors import USER_ERROR_STATUS, UserError
 from sparse_sharing.processes import parent_from_environment, when_parent_ends
-from sparse_sharing.random_state import seed_everything
 from sparse_sharing.registry import import_plugins
 from sparse_sharing.registry.failures import describe_plugin_failure
 
@@ -98,12 +96,6 @@ def _exit_with(error: BaseException | str, status: int) -> NoReturn:
 
 def load_components(include_packages: tuple[str, ...]) -> None:
     import_plugins(include_packages)
-
-
-def set_threads_and_seeds(config: Any) -> None:
-    """The process-wide state a command takes from its config; library code never sets it."""
-    torch.set_num_threads(config.num_threads)
-    seed_everything(config.seed)
 
 
 def setup_console_logging() -> None:

@@ -19,7 +19,6 @@ from sparse_sharing.cli.common import (
     error_boundary,
     include_package_option,
     load_components,
-    set_threads_and_seeds,
     setup_console_logging,
 )
 from sparse_sharing.config.loading import load_experiment
@@ -27,6 +26,7 @@ from sparse_sharing.config.schema import build_experiment_schema
 from sparse_sharing.config.sweep import SweepConfig
 from sparse_sharing.devices import describe
 from sparse_sharing.errors import UserError
+from sparse_sharing.random_state import set_threads_and_seeds
 from sparse_sharing.registry import ALL_KINDS, Nested, did_you_mean
 from sparse_sharing.training.experiment import build_experiment, check_experiment
 from sparse_sharing.training.model import parameter_counts
@@ -107,7 +107,7 @@ def validate_command(config_path: Path, overrides: tuple[str, ...], ext_vars: tu
     setup_console_logging()
     load_components(include_packages)
     _, config = load_experiment(config_path, ext_vars, overrides, jpaths, device)
-    set_threads_and_seeds(config)
+    set_threads_and_seeds(config.num_threads, config.seed)
     experiment = build_experiment(config)
     check_experiment(experiment)
     counts = parameter_counts(experiment.model)  # before the rehearsal trains the model
