@@ -103,14 +103,23 @@ def check_experiment(experiment: Experiment) -> None:
 def nested_components(config: BaseModel) -> list[tuple[Registry, BaseModel]]:
     """The component configs inside a component's config (a search's pruner and selection), with their
     registries, at any depth."""
-    found = []
-    for name in type(config).model_fields:
-        value = getattr(config, name)
-        registry = _registry_of(value) if isinstance(value, BaseModel) else None
-        if registry is not None:
-            found.append((registry, value))
-            found.extend(nested_components(value))
-    return found
+    return [(registry, value) for registry, value in every_component(config) if value is not config]
+
+
+def every_component(value: Any) -> list[tuple[Registry, BaseModel]]:
+    """Every component config in ``value`` (``value`` itself included) with its registry, through
+    fields, lists and dicts at any depth: of an experiment's config, the model's parts, each task's
+    reader and metric, the trainer's optimizer, scheduler, sampler and callbacks, and the masks
+    block with its pruner and selection rule."""
+    if isinstance(value, BaseModel):
+        registry = _registry_of(value)
+        found = [(registry, value)] if registry is not None else []
+        return found + [c for name in type(value).model_fields for c in every_component(getattr(value, name))]
+    if isinstance(value, dict):
+        return [c for item in value.values() for c in every_component(item)]
+    if isinstance(value, (list, tuple)):
+        return [c for item in value for c in every_component(item)]
+    return []
 
 
 def _registry_of(config: BaseModel) -> Registry | None:

@@ -38,7 +38,7 @@ from sparse_sharing.random_state import random_state_kept, seed_everything
 from sparse_sharing.registry import CALLBACKS, MASK_SOURCES, SHARING, import_plugins
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.dev_best import DevBestWeights
-from sparse_sharing.training.experiment import Experiment, masks_config, nested_components
+from sparse_sharing.training.experiment import Experiment, every_component, masks_config
 from sparse_sharing.training.model import MultiTaskTagger, build_model
 from sparse_sharing.training.trainer import Trainer
 from sparse_sharing.training.workers import component_loggers, run_in_workers
@@ -58,8 +58,7 @@ class ExperimentRunner:
         self.include_packages = tuple(include_packages)
         self.source = self._mask_source()
         self.jobs = min(self.source.jobs, len(experiment.tasks)) if self.source else 1
-        if self.source is not None:
-            show_records_of(self.source_loggers())
+        show_records_of(self.run_loggers())
 
     def _mask_source(self) -> MaskSource | None:
         config = masks_config(self.experiment)
@@ -180,12 +179,13 @@ class ExperimentRunner:
         path = self.paths.warmup_weights if self.source.warmup_steps else self.paths.init_weights
         return load_torch(path, advice=REDO_STAGE), path
 
-    def source_loggers(self) -> tuple[str, ...]:
-        """Where the mask source and the components of its config log: shown on the terminal and in
-        the run's log, from this process or a worker, plugins' as the built-ins'."""
-        nested = [registry.get(getattr(config, registry.tag)).factory
-                  for registry, config in nested_components(self.experiment.config.masks)]
-        return (__name__, *component_loggers(self.source, *nested))
+    def run_loggers(self) -> tuple[str, ...]:
+        """Where the run's components log (every one its config names, and the mask source): shown
+        on the terminal and in the run's log, from this process or a worker, plugins' as the
+        built-ins'."""
+        factories = [registry.get(getattr(config, registry.tag)).factory
+                     for registry, config in every_component(self.experiment.config)]
+        return (__name__, *component_loggers(*([self.source] if self.source else []), *factories))
 
     def _search_in_workers(self) -> list[tuple[Mask, dict[str, Any]]]:
         experiment = self.experiment
@@ -193,7 +193,7 @@ class ExperimentRunner:
                           tasks=experiment.tasks, tag_schemes=experiment.tag_schemes, task=task,
                           data=without_test(experiment.data[task]), device=experiment.device, run_dir=self.paths.root,
                           include_packages=self.include_packages) for task in experiment.tasks]
-        return run_in_workers(search_in_worker, jobs, self.jobs, self.source_loggers())
+        return run_in_workers(search_in_worker, jobs, self.jobs, self.run_loggers())
 
 
 class SearchContext:

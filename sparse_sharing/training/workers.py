@@ -8,6 +8,7 @@ work itself is a module-level function of the caller (spawned workers import it 
 from __future__ import annotations
 
 import os
+import types
 from multiprocessing import get_context
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
@@ -62,9 +63,13 @@ def component_loggers(*components: Any) -> tuple[str, ...]:
     """The loggers a component's code logs to, by the convention ``logging.getLogger(__name__)``:
     the modules of its class and of the classes it derives from in its own package or in
     sparse-sharing (a plugin source deriving from ``CandidateSource`` logs its rounds through
-    ``candidates``'s logger). A class or a built component may be given."""
+    ``candidates``'s logger). A class, a built component or a factory function (its own module)
+    may be given."""
     names: dict[str, None] = {}
     for component in components:
+        if isinstance(component, types.FunctionType):
+            names[component.__module__] = None
+            continue
         cls = component if isinstance(component, type) else type(component)
         packages = {cls.__module__.split(".")[0], __name__.split(".")[0]}
         for base in cls.__mro__:
