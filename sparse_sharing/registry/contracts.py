@@ -92,10 +92,10 @@ class LayeredEncoder(Encoder, Protocol):
 class Head(Protocol):
     """Built as ``factory(config, input_dim=int, labels=list[str], tag_scheme=str)``; an ``nn.Module``."""
 
-    def loss(self, features: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Scalar training loss over the real tokens (``mask``)."""
+    def loss(self, features: torch.Tensor, tags: torch.Tensor, padding_mask: torch.Tensor) -> torch.Tensor:
+        """Scalar training loss over the real tokens (``padding_mask``)."""
 
-    def decode(self, features: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
+    def decode(self, features: torch.Tensor, padding_mask: torch.Tensor) -> list[list[int]]:
         """Label ids per sentence, each as long as the sentence."""
 
 

@@ -13,9 +13,14 @@ this sparse-sharing provides, or for one too old to adapt, is refused when it is
 """
 from __future__ import annotations
 
+import functools
+import warnings
 from types import ModuleType
+from typing import Any, Callable, TypeVar
 
 from sparse_sharing.errors import PluginError
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 PLUGIN_API_VERSION = 3
 OLDEST_PLUGIN_API_VERSION = 1  # the oldest API whose forms are still adapted
@@ -46,3 +51,19 @@ def check_declared_api(module: ModuleType, loaded_as: str) -> None:
         raise PluginError(f"{loaded_as}: {module.__name__} is written for plugin API {declared}, older than the "
                           f"oldest this sparse-sharing adapts ({OLDEST_PLUGIN_API_VERSION}); update the plugin "
                           f"(docs/plugins.md, 'Changes')")
+
+
+def renamed_argument(old: str, new: str) -> Callable[[F], F]:
+    """A parameter renamed from ``old`` to ``new`` (a plugin calling a built-in by keyword): a call
+    that still passes ``old=`` is served, with one ``PluginDeprecationWarning`` naming the new name.
+    ``inspect.signature`` shows the new signature (the contract checks read it)."""
+    def decorate(function: F) -> F:
+        @functools.wraps(function)
+        def renamed(*args: Any, **kwargs: Any) -> Any:
+            if old in kwargs:
+                warnings.warn(f"{function.__qualname__}: the argument `{old}` is now `{new}`; the old name "
+                              f"will be removed in a later release", PluginDeprecationWarning, stacklevel=2)
+                kwargs[new] = kwargs.pop(old)
+            return function(*args, **kwargs)
+        return renamed  # type: ignore[return-value]
+    return decorate

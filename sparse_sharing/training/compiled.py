@@ -74,12 +74,12 @@ def bucket(length: int) -> int | None:
 
 def padded_to(length: int, *tensors: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """Each ``[batch, time, ...]`` tensor padded along time to ``length`` steps with zeros (zero
-    features, tag 0, mask False)."""
+    features, tag 0, padding_mask False)."""
     return tuple(nn.functional.pad(t, (0, 0) * (t.dim() - 2) + (0, length - t.shape[1])) for t in tensors)
 
 
 class CompiledHeads:
-    """Per task, the head's ``loss(features, tags, mask)`` and its ``best_tags(features, mask)``
+    """Per task, the head's ``loss(features, tags, padding_mask)`` and its ``best_tags(features, padding_mask)``
     (decoding, for heads that have it) compiled, with the compile time they took.
 
     ``seconds`` sums the wall time of every call that compiled a new graph (the first call of a task
@@ -105,16 +105,16 @@ class CompiledHeads:
         self.seconds = 0.0
         self.failure: str | None = None
 
-    def loss(self, task: str, features: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def loss(self, task: str, features: torch.Tensor, tags: torch.Tensor, padding_mask: torch.Tensor) -> torch.Tensor:
         """``task``'s head loss, compiled where the batch fits a bucket and compiling has not failed."""
-        loss = self._run("loss", task, self.compiled_losses[task], features, tags, mask)
-        return self.heads[task].loss(features, tags, mask) if loss is None else loss
+        loss = self._run("loss", task, self.compiled_losses[task], features, tags, padding_mask)
+        return self.heads[task].loss(features, tags, padding_mask) if loss is None else loss
 
-    def decode(self, task: str, features: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
+    def decode(self, task: str, features: torch.Tensor, padding_mask: torch.Tensor) -> list[list[int]]:
         """``task``'s head decoding: its ``best_tags`` compiled where the batch fits a bucket (the
         padding goes with each sentence's tail), else the head's own ``decode``."""
-        tags = self._run("decoding", task, self.compiled_tags.get(task), features, mask)
-        return self.heads[task].decode(features, mask) if tags is None else per_sentence(tags, mask)
+        tags = self._run("decoding", task, self.compiled_tags.get(task), features, padding_mask)
+        return self.heads[task].decode(features, padding_mask) if tags is None else per_sentence(tags, padding_mask)
 
     def _run(self, what: str, task: str, compiled: Any, *batch: torch.Tensor) -> torch.Tensor | None:
         """``compiled`` on the batch padded to its bucket (the batch size left dynamic); None where the

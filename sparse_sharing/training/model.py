@@ -12,9 +12,9 @@ from sparse_sharing.components.sharing.base import SharingStrategy
 from sparse_sharing.components.sharing.trunk import Trunk
 from sparse_sharing.registry import ENCODERS, HEADS, SHARING, TOKEN_EMBEDDERS
 
-# (features, tags, mask) -> loss, as a head's ``loss``.
+# (features, tags, padding_mask) -> loss, as a head's ``loss``.
 HeadLoss = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
-# (features, mask) -> label ids per sentence, as a head's ``decode``.
+# (features, padding_mask) -> label ids per sentence, as a head's ``decode``.
 HeadDecode = Callable[[torch.Tensor, torch.Tensor], list[list[int]]]
 
 

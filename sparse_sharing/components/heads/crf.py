@@ -10,6 +10,7 @@ from torch import nn
 from sparse_sharing.components.heads.crf_layer import ConditionalRandomField, transition_constraints
 from sparse_sharing.components.heads.decoding import per_sentence
 from sparse_sharing.registry import HEADS, ComponentConfig
+from sparse_sharing.registry.versions import renamed_argument
 
 
 class CRFHeadConfig(ComponentConfig):
@@ -27,14 +28,17 @@ class CRFHead(nn.Module):
         constraints = transition_constraints(labels, tag_scheme) if config.constrain_transitions else None
         self.crf = ConditionalRandomField(len(labels), constraints)
 
-    def loss(self, features: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    @renamed_argument("mask", "padding_mask")
+    def loss(self, features: torch.Tensor, tags: torch.Tensor, padding_mask: torch.Tensor) -> torch.Tensor:
         """Sentence NLL summed, divided by the token count: the same scale as the softmax head's loss."""
-        nll = self.crf.neg_log_likelihood(self.projection(features), tags, mask)
-        return nll.sum() / mask.sum()
+        nll = self.crf.neg_log_likelihood(self.projection(features), tags, padding_mask)
+        return nll.sum() / padding_mask.sum()
 
-    def decode(self, features: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
-        return per_sentence(self.best_tags(features, mask), mask)
+    @renamed_argument("mask", "padding_mask")
+    def decode(self, features: torch.Tensor, padding_mask: torch.Tensor) -> list[list[int]]:
+        return per_sentence(self.best_tags(features, padding_mask), padding_mask)
 
-    def best_tags(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    @renamed_argument("mask", "padding_mask")
+    def best_tags(self, features: torch.Tensor, padding_mask: torch.Tensor) -> torch.Tensor:
         """The Viterbi path of each sentence as ``[batch, time]`` ids (what ``trainer.compile`` compiles)."""
-        return self.crf.viterbi_paths(self.projection(features), mask)
+        return self.crf.viterbi_paths(self.projection(features), padding_mask)

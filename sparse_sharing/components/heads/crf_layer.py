@@ -13,6 +13,7 @@ from torch import Tensor, nn
 from torch.autograd.function import FunctionCtx, once_differentiable
 
 from sparse_sharing.components.heads.decoding import per_sentence
+from sparse_sharing.registry.versions import renamed_argument
 
 # Large but finite: -inf would turn 0 * -inf into NaN in gradients and make a
 # sentence with no allowed path produce NaN instead of a huge, visible loss.
@@ -159,59 +160,63 @@ class ConditionalRandomField(nn.Module):
         end = self.end_transitions.to(dtype).masked_fill(~self.allowed_end, DISALLOWED_SCORE)
         return transitions, start, end
 
-    def _prepare(self, logits: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    def _prepare(self, logits: Tensor, padding_mask: Tensor) -> tuple[Tensor, Tensor]:
         if logits.dim() != 3 or logits.size(-1) != self.num_tags:
             raise ValueError(f"logits must be [batch, time, {self.num_tags}], got {tuple(logits.shape)}")
-        if mask.shape != logits.shape[:2]:
-            raise ValueError(f"mask shape {tuple(mask.shape)} does not match logits {tuple(logits.shape[:2])}")
-        mask = mask.bool()
+        if padding_mask.shape != logits.shape[:2]:
+            raise ValueError(f"padding_mask shape {tuple(padding_mask.shape)} does not match "
+                             f"logits {tuple(logits.shape[:2])}")
+        padding_mask = padding_mask.bool()
         # Not under torch.compile (trainer.compile): reading a tensor's value would split the graph,
         # and the batches it compiles for come from the trainer, whose sentences are never empty.
-        if not torch.compiler.is_compiling() and not bool(mask[:, 0].all()):
-            raise ValueError("every sequence needs at least one token: mask[:, 0] must be all True")
+        if not torch.compiler.is_compiling() and not bool(padding_mask[:, 0].all()):
+            raise ValueError("every sequence needs at least one token: padding_mask[:, 0] must be all True")
         # Half-precision logsumexp over long sentences loses the gold-vs-partition
         # difference, so compute in at least the parameters' precision.
         dtype = torch.promote_types(logits.dtype, self.transitions.dtype)
-        return logits.to(dtype), mask
+        return logits.to(dtype), padding_mask
 
-    def neg_log_likelihood(self, logits: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
+    @renamed_argument("mask", "padding_mask")
+    def neg_log_likelihood(self, logits: Tensor, tags: Tensor, padding_mask: Tensor) -> Tensor:
         """Per-sentence ``log Z - score(gold)``; shape ``[batch]``.
 
         Masks are left-aligned, so position ``t`` carries a transition exactly when
-        ``mask[:, t]`` is set; padded positions are ignored whatever tag id they hold.
+        ``padding_mask[:, t]`` is set; padded positions are ignored whatever tag id they hold.
         """
-        logits, mask = self._prepare(logits, mask)
-        if tags.shape != mask.shape:
-            raise ValueError(f"tags shape {tuple(tags.shape)} does not match mask {tuple(mask.shape)}")
+        logits, padding_mask = self._prepare(logits, padding_mask)
+        if tags.shape != padding_mask.shape:
+            raise ValueError(f"tags shape {tuple(tags.shape)} does not match padding_mask {tuple(padding_mask.shape)}")
         # Outside any autocast (trainer.precision bf16): the recursion, and the batched products of
         # LogPartition's backward, in the parameters' precision, for the reason _prepare gives.
         with torch.autocast(logits.device.type, enabled=False):
             transitions, start, end = self._scores(logits.dtype)
             # Padding may hold an ignore index such as -100; any in-range id will do,
             # since every term it touches is masked out.
-            tags = tags.long().masked_fill(~mask, 0)
-            return LogPartition.apply(logits, mask, transitions, start, end) - self._gold_score(
-                logits, tags, mask, transitions, start, end
+            tags = tags.long().masked_fill(~padding_mask, 0)
+            return LogPartition.apply(logits, padding_mask, transitions, start, end) - self._gold_score(
+                logits, tags, padding_mask, transitions, start, end
             )
 
     @staticmethod
     def _gold_score(
-        logits: Tensor, tags: Tensor, mask: Tensor, transitions: Tensor, start: Tensor, end: Tensor
+        logits: Tensor, tags: Tensor, padding_mask: Tensor, transitions: Tensor, start: Tensor, end: Tensor
     ) -> Tensor:
-        emissions = logits.gather(2, tags.unsqueeze(2)).squeeze(2).masked_fill(~mask, 0.0)
-        moves = transitions[tags[:, :-1], tags[:, 1:]].masked_fill(~mask[:, 1:], 0.0)
-        last = tags.gather(1, (mask.sum(1) - 1).unsqueeze(1)).squeeze(1)
+        emissions = logits.gather(2, tags.unsqueeze(2)).squeeze(2).masked_fill(~padding_mask, 0.0)
+        moves = transitions[tags[:, :-1], tags[:, 1:]].masked_fill(~padding_mask[:, 1:], 0.0)
+        last = tags.gather(1, (padding_mask.sum(1) - 1).unsqueeze(1)).squeeze(1)
         return start[tags[:, 0]] + emissions.sum(1) + moves.sum(1) + end[last]
 
-    def viterbi_decode(self, logits: Tensor, mask: Tensor) -> list[list[int]]:
+    @renamed_argument("mask", "padding_mask")
+    def viterbi_decode(self, logits: Tensor, padding_mask: Tensor) -> list[list[int]]:
         """Highest-scoring tag sequence per sentence, each trimmed to its true length."""
-        return per_sentence(self.viterbi_paths(logits, mask), mask)
+        return per_sentence(self.viterbi_paths(logits, padding_mask), padding_mask)
 
     @torch.no_grad()
-    def viterbi_paths(self, logits: Tensor, mask: Tensor) -> Tensor:
+    @renamed_argument("mask", "padding_mask")
+    def viterbi_paths(self, logits: Tensor, padding_mask: Tensor) -> Tensor:
         """The highest-scoring tag sequences as a ``[batch, time]`` tensor (padding holds each
         sentence's last tag): tensors in, tensors out, so ``trainer.compile`` can compile it whole."""
-        logits, mask = self._prepare(logits, mask)
+        logits, padding_mask = self._prepare(logits, padding_mask)
         transitions, start, end = self._scores(logits.dtype)
         batch, steps, num_tags = logits.shape
         # Padded steps point every tag back to itself, so backtracking from the last
@@ -221,7 +226,7 @@ class ConditionalRandomField(nn.Module):
         backpointers = []
         for t in range(1, steps):
             best, best_prev = (score.unsqueeze(2) + transitions).max(dim=1)
-            keep = mask[:, t].unsqueeze(1)
+            keep = padding_mask[:, t].unsqueeze(1)
             score = torch.where(keep, best + logits[:, t], score)
             backpointers.append(torch.where(keep, best_prev, identity))
 
@@ -258,13 +263,13 @@ class LogPartition(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: FunctionCtx, logits: Tensor, mask: Tensor, transitions: Tensor, start: Tensor,
+    def forward(ctx: FunctionCtx, logits: Tensor, padding_mask: Tensor, transitions: Tensor, start: Tensor,
                 end: Tensor) -> Tensor:
-        """``logits`` [B, T, K], ``mask`` [B, T] bool (left-aligned, ``mask[:, 0]`` all set), scores in
+        """``logits`` [B, T, K], ``padding_mask`` [B, T] bool (left-aligned, ``padding_mask[:, 0]`` all set), scores in
         ``logits``' dtype; returns ``log Z`` [B]."""
         batch, steps, num_tags = logits.shape
         # Time-major and contiguous, so each step is a contiguous slice.
-        by_time = logits.masked_fill(~mask.unsqueeze(2), 0.0).transpose(0, 1).contiguous()  # [T, B, K]
+        by_time = logits.masked_fill(~padding_mask.unsqueeze(2), 0.0).transpose(0, 1).contiguous()  # [T, B, K]
         scores = transitions + by_time[1:].unsqueeze(2)  # [T-1, B, i, j]
         alpha = (start + by_time[0]).unsqueeze(2)  # [B, K, 1]: the previous step's tags as a column
         alphas = [alpha]
@@ -276,7 +281,7 @@ class LogPartition(torch.autograd.Function):
             alpha = moves.sub_(top).exp_().sum(1, keepdim=True).log_().add_(top).view(batch, num_tags, 1)
             alphas.append(alpha)
         stacked = torch.stack(alphas).squeeze(3)  # [T, B, K]
-        last = (mask.sum(1) - 1).view(1, batch, 1).expand(1, batch, num_tags)
+        last = (padding_mask.sum(1) - 1).view(1, batch, 1).expand(1, batch, num_tags)
         final = stacked.gather(0, last).squeeze(0) + end  # [B, K]
         ctx.save_for_backward(scores, stacked, last, final)
         return torch.logsumexp(final, dim=1)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from sparse_sharing.registry.versions import renamed_argument
 
-def per_sentence(tags: Tensor, mask: Tensor) -> list[list[int]]:
+
+@renamed_argument("mask", "padding_mask")
+def per_sentence(tags: Tensor, padding_mask: Tensor) -> list[list[int]]:
     """Rows of a ``[batch, time]`` tensor of tag ids as lists, each cut to its sentence's length
-    (``mask`` ``[batch, time]``, left-aligned)."""
-    return [row[:length] for row, length in zip(tags.tolist(), mask.sum(1).tolist())]
+    (``padding_mask`` ``[batch, time]``, left-aligned)."""
+    return [row[:length] for row, length in zip(tags.tolist(), padding_mask.sum(1).tolist())]

@@ -8,6 +8,7 @@ from torch import nn
 
 from sparse_sharing.components.heads.decoding import per_sentence
 from sparse_sharing.registry import HEADS, ComponentConfig
+from sparse_sharing.registry.versions import renamed_argument
 
 
 class SoftmaxHeadConfig(ComponentConfig):
@@ -20,14 +21,17 @@ class SoftmaxHead(nn.Module):
         super().__init__()
         self.projection = nn.Linear(input_dim, len(labels))
 
-    def loss(self, features: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    @renamed_argument("mask", "padding_mask")
+    def loss(self, features: torch.Tensor, tags: torch.Tensor, padding_mask: torch.Tensor) -> torch.Tensor:
         """Mean over real tokens, so the loss scale does not depend on sentence length."""
         logits = self.projection(features)
-        return nn.functional.cross_entropy(logits[mask], tags[mask])
+        return nn.functional.cross_entropy(logits[padding_mask], tags[padding_mask])
 
-    def decode(self, features: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
-        return per_sentence(self.best_tags(features, mask), mask)
+    @renamed_argument("mask", "padding_mask")
+    def decode(self, features: torch.Tensor, padding_mask: torch.Tensor) -> list[list[int]]:
+        return per_sentence(self.best_tags(features, padding_mask), padding_mask)
 
-    def best_tags(self, features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    @renamed_argument("mask", "padding_mask")
+    def best_tags(self, features: torch.Tensor, padding_mask: torch.Tensor) -> torch.Tensor:
         """The most likely label of every position, ``[batch, time]``."""
         return self.projection(features).argmax(-1)
