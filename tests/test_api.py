@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import sparse_sharing
-from conftest import read_sentences, run_ssl, write_sentences, write_tiny_config, write_tiny_corpus
+from conftest import _ENV, read_sentences, run_ssl, write_sentences, write_tiny_config, write_tiny_corpus
 from sparse_sharing.errors import UserError
 
 
@@ -46,6 +46,45 @@ def test_predict_equals_ssl_predict(trained: tuple[Path, dict[str, Path]], tmp_p
     assert api == cli and len(api) == sum(len(s) for s in sentences)
     # one sentence as a plain token list, and a subset of tasks
     assert tagger.predict(sentences[0], tasks=["ner"]) == [{"ner": tagged[0]["ner"]}]
+
+
+def ssl_predict_stdin(run_dir: Path, text: bytes, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sparse_sharing", "predict", str(run_dir), "-", *args],
+                          input=text, capture_output=True, env=_ENV, timeout=300)
+
+
+def test_predict_reads_tokenized_text_and_writes_json_lines(trained: tuple[Path, dict[str, Path]], tmp_path: Path) -> None:
+    run_dir, corpus = trained
+    sentences = [[line.split()[0] for line in s] for s in read_sentences(corpus["test"])]
+    expected = sparse_sharing.Tagger.from_run(run_dir).predict(sentences)
+    # one sentence a line, spaces and tabs between tokens, blank lines skipped, from standard input
+    text = "\n\n".join(" \t".join(s) for s in sentences).encode() + b"\n"
+    result = ssl_predict_stdin(run_dir, text, "--format", "text", "--jsonl")
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in result.stdout.decode().splitlines()]
+    assert rows == [{"tokens": s, "tags": tags} for s, tags in zip(sentences, expected)]
+    # the same from a file, as CoNLL columns: what the CoNLL input gives
+    (tmp_path / "text.txt").write_bytes(text)
+    from_text = run_ssl("predict", run_dir, tmp_path / "text.txt", "--format", "text")
+    tokens = write_sentences(tmp_path / "tokens.txt", sentences, docstart=False)
+    from_conll = run_ssl("predict", run_dir, tokens)
+    assert from_text.returncode == 0 and from_text.stdout == from_conll.stdout, from_text.stderr
+    # CoNLL input with --jsonl
+    jsonl = run_ssl("predict", run_dir, tokens, "--jsonl", "--task", "ner")
+    assert [json.loads(line) for line in jsonl.stdout.splitlines()] == [
+        {"tokens": s, "tags": {"ner": tags["ner"]}} for s, tags in zip(sentences, expected)]
+
+
+@pytest.mark.parametrize("text, args, message", [
+    (b"EU rejects\n", (), "Error: standard input (-) is read as --format text"),
+    (b"EU\nrejects \xff German\n", ("--format", "text"), "Error: standard input:2: not UTF-8 text (byte 0xff)"),
+    (b" \n", ("--format", "text"), "Error: standard input: the file is empty"),
+])
+def test_predict_bad_standard_input_is_one_message(trained: tuple[Path, dict[str, Path]], text: bytes,
+                                                   args: tuple[str, ...], message: str) -> None:
+    result = ssl_predict_stdin(trained[0], text, *args)
+    assert result.returncode == 2 and result.stderr.decode().startswith(message), result.stderr
+    assert b"Traceback" not in result.stderr and not result.stdout
 
 
 def test_evaluate_equals_ssl_evaluate(trained: tuple[Path, dict[str, Path]], tmp_path: Path) -> None:

@@ -11,6 +11,8 @@ import click
 
 from sparse_sharing.api import Tagger
 from sparse_sharing.cli.common import device_option, error_boundary, include_package_option
+from sparse_sharing.components.data.conll import read_lines, text_lines, tokens_per_line
+from sparse_sharing.errors import UserError
 from sparse_sharing.files import atomic_write
 
 
@@ -67,29 +69,52 @@ def evaluate_command(tagger: Tagger, data_file: str, output: Path | None) -> Non
 @click.command("predict")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.argument("input_file")
+@click.option("--format", "input_format", type=click.Choice(["conll", "text"]), default="conll", show_default=True,
+              help="INPUT_FILE's format. conll: one token per line in the first column, blank line between "
+                   "sentences. text: one tokenized sentence per line, tokens separated by spaces; "
+                   "INPUT_FILE - reads standard input.")
+@click.option("--jsonl", is_flag=True,
+              help='Write one JSON object per sentence, {"tokens": [...], "tags": {TASK: [...]}}, '
+                   "instead of CoNLL columns.")
 @click.option("--output", type=click.Path(path_type=Path), help="Write here instead of standard output.")
 @error_boundary
 @tagger_options("Predict")
-def predict_command(tagger: Tagger, input_file: str, output: Path | None) -> None:
-    """Tag INPUT_FILE (one token per line in the first column, blank line between sentences).
+def predict_command(tagger: Tagger, input_file: str, input_format: str, jsonl: bool, output: Path | None) -> None:
+    """Tag INPUT_FILE: CoNLL (one token per line in the first column, blank line between sentences),
+    or with --format text one tokenized sentence per line (- for standard input).
 
     Writes CoNLL: the token, then one predicted column per task, with span tags in the scheme of
     the task's data files (e.g. IOB1 for CoNLL-2003), not the scheme it trained in. Columns follow
     the --task options, else the config's `train_tasks`; without either they are by task name (Jsonnet
-    sorts an object's keys). The order is printed on stderr. Any run takes a file here, including
-    one trained on the bundled corpus.
+    sorts an object's keys). The order is printed on stderr. With --jsonl, one JSON object per
+    sentence instead. Any run takes a file here, including one trained on the bundled corpus.
     """
-    sentences = tagger.readers[tagger.tasks[0]].read_words(input_file)
-    tagged = tagger.predict([s.words for s in sentences]) if sentences else []
-    click.echo(f"columns: word {' '.join(tagger.tasks)} (tags in each task's file scheme)", err=True)
-    lines = []
-    for sentence, tags in zip(sentences, tagged):
-        for j, word in enumerate(sentence.words):
-            lines.append(" ".join([word, *(tags[task][j] for task in tagger.tasks)]))
-        lines.append("")
-    text = "\n".join(lines) + "\n"
+    sentences = read_input(tagger, input_file, input_format)
+    tagged = tagger.predict(sentences) if sentences else []
+    if jsonl:
+        lines = [json.dumps({"tokens": words, "tags": tags}, ensure_ascii=False) for words, tags in zip(sentences, tagged)]
+    else:
+        click.echo(f"columns: word {' '.join(tagger.tasks)} (tags in each task's file scheme)", err=True)
+        lines = []
+        for words, tags in zip(sentences, tagged):
+            for j, word in enumerate(words):
+                lines.append(" ".join([word, *(tags[task][j] for task in tagger.tasks)]))
+            lines.append("")
+    text = "".join(line + "\n" for line in lines)
     if output is None:
         click.echo(text, nl=False)
     else:
         atomic_write(output, lambda s: s.write(text.encode()))
         click.echo(f"Wrote {len(sentences)} sentences to {output}", err=True)
+
+
+def read_input(tagger: Tagger, input_file: str, input_format: str) -> list[list[str]]:
+    """The sentences to tag, as token lists: a CoNLL file through the run's own reader (its columns,
+    its document markers), or tokenized text, one sentence a line."""
+    if input_format == "conll":
+        if input_file == "-":
+            raise UserError("standard input (-) is read as --format text: one tokenized sentence per line")
+        return [list(s.words) for s in tagger.readers[tagger.tasks[0]].read_words(input_file)]
+    if input_file == "-":
+        return tokens_per_line(text_lines(click.get_binary_stream("stdin").read(), "standard input"))
+    return tokens_per_line(read_lines(input_file))

@@ -198,7 +198,7 @@ def _parsed_blocks(path: str | Path, docstart: str, word_column: int) -> list[Bl
 def _blocks(path: str | Path, docstart: str, word_column: int) -> Iterator[Block]:
     """Unchecked sentences; a document marker also ends a sentence."""
     block: Block = []
-    for lineno, line in enumerate(_lines(path), start=1):
+    for lineno, line in enumerate(read_lines(path), start=1):
         stripped = line.strip(" \t")
         if not stripped:
             if block:
@@ -216,7 +216,8 @@ def _blocks(path: str | Path, docstart: str, word_column: int) -> Iterator[Block
         yield block
 
 
-def _lines(path: str | Path) -> list[str]:
+def read_lines(path: str | Path) -> list[str]:
+    """The lines of a UTF-8 text file, or a DataError naming the file (and the line)."""
     try:
         data = Path(path).read_bytes()
     except FileNotFoundError:
@@ -225,12 +226,24 @@ def _lines(path: str | Path) -> list[str]:
         raise DataError(f"data path is a directory, not a file: {path}") from None
     except OSError as error:
         raise DataError(f"cannot read data file {path}: {error.strerror}") from None
+    return text_lines(data, str(path))
+
+
+def text_lines(data: bytes, name: str) -> list[str]:
+    """The lines of UTF-8 text (a BOM dropped; \\n, \\r\\n or \\r line ends), or a DataError naming
+    ``name`` (a file, or standard input) and the line."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         lineno = data.count(b"\n", 0, error.start) + 1
-        raise DataError(f"{path}:{lineno}: not UTF-8 text (byte {data[error.start]:#04x})") from None
+        raise DataError(f"{name}:{lineno}: not UTF-8 text (byte {data[error.start]:#04x})") from None
     if not text.strip():
-        raise DataError(f"{path}: the file is empty")
+        raise DataError(f"{name}: the file is empty")
     # Universal newlines by hand: str.splitlines() would also break at \x1c, \x85 or U+2028 inside a token.
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def tokens_per_line(lines: list[str]) -> list[list[str]]:
+    """Already tokenized text, one sentence a line: each non-blank line's tokens, split at spaces
+    and tabs as a CoNLL line's columns are."""
+    return [_COLUMN_SEPARATOR.split(line.strip(" \t")) for line in lines if line.strip(" \t")]
