@@ -13,11 +13,14 @@ functions), returned as data instead of printed; errors the user can fix raise
 """
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
+from sparse_sharing.analysis.compare import compare as compare_runs
+from sparse_sharing.analysis.compare import to_json
 from sparse_sharing.components.data.batching import index_sentences
 from sparse_sharing.components.data.sentence import Sentence
 from sparse_sharing.components.data.tag_schemes import convert_tags
@@ -148,3 +151,26 @@ def evaluate(run_dir: str | Path, data: str | Path, tasks: Sequence[str] | None 
              include_packages: Sequence[str] = ()) -> dict[str, dict[str, float]]:
     """``ssl evaluate RUN_DIR DATA``: each task's figures on ``data`` with its dev-best weights."""
     return Tagger.from_run(run_dir, device=device, tasks=tasks, include_packages=include_packages).evaluate(data)
+
+
+def compare(run_dirs: str | Path | Sequence[str | Path], *, names: Sequence[str] | None = None,
+            baseline: str | None = None, epochs: int | None = None) -> dict[str, Any]:
+    """``ssl compare RUN_DIR... --format json`` as a dict: per row its runs, each task's test score
+    at its dev-best epoch (mean, sample std, number of runs, difference from the ``baseline`` row),
+    the mean over tasks and the parameter counts; and the runs skipped, with why.
+
+    A string with shell wildcards (``"runs/exp1/*/*"``) is expanded as the shell would, sorted; one
+    that matches nothing is an error, as is a list where no run has finished. ``names`` and
+    ``epochs`` are ``--name`` (one per run directory, after expansion) and ``--epochs``.
+    """
+    patterns = [run_dirs] if isinstance(run_dirs, (str, Path)) else list(run_dirs)
+    paths: list[Path] = []
+    for pattern in map(str, patterns):
+        if any(wildcard in pattern for wildcard in "*?["):
+            matches = sorted(glob.glob(pattern))
+            if not matches:
+                raise UserError(f"{pattern}: no run directory matches")
+            paths += map(Path, matches)
+        else:
+            paths.append(Path(pattern))
+    return to_json(compare_runs(paths, names=names, baseline=baseline, epochs=epochs))

@@ -94,6 +94,18 @@ def test_evaluate_equals_ssl_evaluate(trained: tuple[Path, dict[str, Path]], tmp
     assert sparse_sharing.evaluate(run_dir, corpus["test"]) == json.loads((tmp_path / "scores.json").read_text())
 
 
+def test_compare_equals_ssl_compare_json(trained: tuple[Path, dict[str, Path]]) -> None:
+    run_dir = trained[0]
+    result = run_ssl("compare", run_dir, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert sparse_sharing.compare([run_dir]) == json.loads(result.stdout)
+    # a pattern is expanded as the shell would; names as --name
+    table = sparse_sharing.compare(str(run_dir.parent / "r*"), names=["mine"])
+    assert [row["name"] for row in table["rows"]] == ["mine"] and table["rows"][0]["runs"] == [str(run_dir)]
+    with pytest.raises(UserError, match="no run directory matches"):
+        sparse_sharing.compare(str(run_dir.parent / "nothing-*"))
+
+
 def test_bad_calls_are_user_errors(trained: tuple[Path, dict[str, Path]]) -> None:
     tagger = sparse_sharing.Tagger.from_run(trained[0])
     with pytest.raises(UserError, match="tokens, not a string"):
