@@ -32,6 +32,7 @@ from typing import Callable
 
 SWEEPS_DIR = Path(__file__).resolve().parents[1] / "experiments" / "sweeps"
 CONLL03 = ("--ext-var", "data_dir=../shared/data/conll2003")
+OUTCOMES = {0: "done", 1: "done, with a failed run"}  # by `ssl sweep`'s exit status
 BUDGET_SOURCES = ("runs/exp1/single/seed-2", "runs/exp1/hard/seed-3", "runs/exp1/sparse/seed-1")
 
 
@@ -83,7 +84,7 @@ class Lanes:
             status = self.run(sweep)
             with self.changed:
                 self.held.discard(sweep.output)
-                self.outcome[sweep.file] = {0: "done", 1: "done, with a failed run"}.get(status, f"exit status {status}")
+                self.outcome[sweep.file] = OUTCOMES.get(status, f"exit status {status}")
                 self.changed.notify_all()
 
     def take(self) -> Sweep | None:

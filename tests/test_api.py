@@ -53,7 +53,8 @@ def ssl_predict_stdin(run_dir: Path, text: bytes, *args: str) -> subprocess.Comp
                           input=text, capture_output=True, env=_ENV, timeout=300)
 
 
-def test_predict_reads_tokenized_text_and_writes_json_lines(trained: tuple[Path, dict[str, Path]], tmp_path: Path) -> None:
+def test_predict_reads_tokenized_text_and_writes_json_lines(trained: tuple[Path, dict[str, Path]],
+                                                           tmp_path: Path) -> None:
     run_dir, corpus = trained
     sentences = [[line.split()[0] for line in s] for s in read_sentences(corpus["test"])]
     expected = sparse_sharing.Tagger.from_run(run_dir).predict(sentences)

@@ -73,7 +73,8 @@ def test_a_port_in_use_is_one_message(server: tuple[str, Path, list[list[str]]])
     result = subprocess.run([sys.executable, "-m", "sparse_sharing", "serve", str(run_dir), "--port", port],
                             capture_output=True, text=True, env=_ENV, timeout=120)
     assert result.returncode == 2, result.stderr
-    assert result.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port}: Address already in use. Choose another --port")
+    assert result.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port}: Address already in use. "
+                                    "Choose another --port")
     assert "Traceback" not in result.stderr and "Serving" not in result.stderr
 
 

@@ -92,7 +92,8 @@ def predict_command(tagger: Tagger, input_file: str, input_format: str, jsonl: b
     sentences = read_input(tagger, input_file, input_format)
     tagged = tagger.predict(sentences) if sentences else []
     if jsonl:
-        lines = [json.dumps({"tokens": words, "tags": tags}, ensure_ascii=False) for words, tags in zip(sentences, tagged)]
+        lines = [json.dumps({"tokens": words, "tags": tags}, ensure_ascii=False)
+                 for words, tags in zip(sentences, tagged)]
     else:
         click.echo(f"columns: word {' '.join(tagger.tasks)} (tags in each task's file scheme)", err=True)
         lines = []

@@ -13,6 +13,7 @@ from pathlib import Path
 import _jsonnet
 
 ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "results_sweeps.py"
 sys.path.insert(0, str(ROOT / "scripts"))
 from results_sweeps import SWEEPS, SWEEPS_DIR, Lanes, Sweep  # noqa: E402
 
@@ -114,18 +115,19 @@ def test_the_script_runs_each_sweep_with_one_worker_and_prefixes_its_lines(tmp_p
     finish(tmp_path / "runs/exp1/sparse/seed-1")
     for run in ("single/seed-2", "hard/seed-3"):
         finish(tmp_path / "runs/exp1" / run)
-    done = subprocess.run([sys.executable, str(ROOT / "scripts/results_sweeps.py"), "--ssl", str(fake_ssl(tmp_path, 0))],
+    done = subprocess.run([sys.executable, str(SCRIPT), "--ssl", str(fake_ssl(tmp_path, 0))],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     calls = (tmp_path / "calls.txt").read_text().splitlines()
     assert len(calls) == len(SWEEPS) and all(call.endswith("--workers 1") for call in calls)
-    assert f"sweep {SWEEPS_DIR / 'exp1.jsonnet'} --ext-var data_dir=../shared/data/conll2003 --baseline single --workers 1" in calls
+    exp1 = f"sweep {SWEEPS_DIR / 'exp1.jsonnet'} --ext-var data_dir=../shared/data/conll2003 --baseline single"
+    assert f"{exp1} --workers 1" in calls
     assert "[exp3] planned exp3.jsonnet" in done.stdout
     assert (tmp_path / "runs/budget100/hard/seed-3/metrics.json").is_file()
 
 
 def test_sigterm_stops_the_running_sweeps_and_exits_130(tmp_path: Path) -> None:
-    job = subprocess.Popen([sys.executable, str(ROOT / "scripts/results_sweeps.py"), "--ssl", str(fake_ssl(tmp_path, 60))],
+    job = subprocess.Popen([sys.executable, str(SCRIPT), "--ssl", str(fake_ssl(tmp_path, 60))],
                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 60
     while len(list(tmp_path.glob("calls.txt"))) == 0 or len((tmp_path / "calls.txt").read_text().splitlines()) < 2:
@@ -135,5 +137,6 @@ def test_sigterm_stops_the_running_sweeps_and_exits_130(tmp_path: Path) -> None:
     os.kill(job.pid, signal.SIGTERM)
     output, _ = job.communicate(timeout=60)
     assert job.returncode == 130, output
-    assert sorted(p.name for p in tmp_path.glob("stopped-*")) == ["stopped-exp1.jsonnet", "stopped-negative_transfer.jsonnet"]
+    stopped = sorted(p.name for p in tmp_path.glob("stopped-*"))
+    assert stopped == ["stopped-exp1.jsonnet", "stopped-negative_transfer.jsonnet"]
     assert "stopping on SIGTERM" in output
