@@ -1,6 +1,7 @@
 """Every results run of the README's "Results on CoNLL-2003", in order, as one background job:
 
     cd ~/ssl-runs && nohup python /path/to/checkout/scripts/results_sweeps.py > sweeps.out 2>&1 &
+    cd ~/ssl-runs && python /path/to/checkout/scripts/results_sweeps.py --status   # every run's state
 
 Run it from the directory that holds the run directories (``runs/<experiment>/...``), outside the
 checkout, with the data at ``../shared/data`` from there, and with the ``ssl`` that should train
@@ -166,7 +167,16 @@ def main() -> int:
     parser.add_argument("--sweeps-dir", type=Path, default=SWEEPS_DIR,
                         help="where the sweep files are (default: this checkout's experiments/sweeps)")
     parser.add_argument("--ssl", default="ssl", help="the ssl command that trains")
+    parser.add_argument("--status", action="store_true",
+                        help="print each sweep's runs and their states (`ssl sweep FILE --status`); run nothing")
     args = parser.parse_args()
+    if args.status:
+        statuses = []
+        for sweep in SWEEPS:
+            print(f"{sweep.file} ({sweep.output}):", flush=True)
+            statuses.append(subprocess.run([args.ssl, "sweep", str(args.sweeps_dir / sweep.file), *sweep.args,
+                                            "--status"]).returncode)
+        return max(statuses)
     processes = SweepProcesses(args.ssl, args.sweeps_dir)
     lanes = Lanes(SWEEPS, Path.cwd(), processes)
 

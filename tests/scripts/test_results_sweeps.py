@@ -126,6 +126,15 @@ def test_the_script_runs_each_sweep_with_one_worker_and_prefixes_its_lines(tmp_p
     assert (tmp_path / "runs/budget100/hard/seed-3/metrics.json").is_file()
 
 
+def test_status_asks_every_sweep_and_runs_nothing(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, str(SCRIPT), "--ssl", str(fake_ssl(tmp_path, 0)), "--status"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert [call.split()[1] for call in calls] == [str(SWEEPS_DIR / sweep.file) for sweep in SWEEPS]
+    assert all(call.endswith(" --status") for call in calls)
+
+
 def test_sigterm_stops_the_running_sweeps_and_exits_130(tmp_path: Path) -> None:
     job = subprocess.Popen([sys.executable, str(SCRIPT), "--ssl", str(fake_ssl(tmp_path, 60))],
                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
