@@ -23,6 +23,7 @@ def fake_checkout(root: Path) -> Path:
     layout = {"exp1/single/seed-1": "single/seed-1", "exp1/single/seed-2": "single/seed-2",
               "exp1/hard/seed-1": "hard/seed-1", "exp1/sparse/seed-1": "hard/seed-2",
               "negative_transfer/single/seed-1": "single/seed-3", "negative_transfer/hard/seed-1": "hard/seed-1",
+              "negative_transfer/sparse/seed-1": "sparse/seed-1",
               "ablations/gradual/seed-1": "hard/seed-2", "exp3/hard/seed-1": "hard/seed-1",
               "budget100/hard/seed-3": "hard/seed-1"}
     for target, origin in layout.items():
@@ -51,6 +52,9 @@ def test_every_experiment_gets_its_tables(tmp_path: Path) -> None:
     assert readme.count("Ours minus the paper's") == 2
     assert "| hard | 2 | -0.73 | +0.14 | -0.65 | -0.42 |" in readme
     assert "| sparse (IMP, exp1 seed 1) | 1 | " in readme.split("Ours minus the paper's")[2]
+    # Kept fractions: the paper's (Exp1's setting) only beside Exp1 and the ablations, not another setting's runs
+    negative_transfer = readme.split("#### Negative transfer")[1].split("#### ")[0]
+    assert "| sparse | 1 | 39.81 | 12.59 | 22.39 | 0.257 |" in negative_transfer and "*paper*" not in negative_transfer
     run_list = (root / "results" / "README.md").read_text(encoding="utf-8")
     assert "## exp3" in run_list and "| exp3/hard/seed-1 | finished | 50/50 |" in run_list
     check = subprocess.run([sys.executable, str(SCRIPT), "--root", str(root), "--check"], capture_output=True, text=True)
