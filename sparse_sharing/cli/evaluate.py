@@ -90,7 +90,7 @@ def predict_command(tagger: Tagger, input_file: str, input_format: str, jsonl: b
     sentence instead. Any run takes a file here, including one trained on the bundled corpus.
     """
     sentences = read_input(tagger, input_file, input_format)
-    tagged = tagger.predict(sentences) if sentences else []
+    tagged = tagger.predict(sentences)
     if jsonl:
         lines = [json.dumps({"tokens": words, "tags": tags}, ensure_ascii=False)
                  for words, tags in zip(sentences, tagged)]

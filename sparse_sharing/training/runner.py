@@ -58,7 +58,8 @@ class ExperimentRunner:
         self.include_packages = tuple(include_packages)
         self.source = self._mask_source()
         self.jobs = min(self.source.jobs, len(experiment.tasks)) if self.source else 1
-        show_records_of(self.run_loggers())
+        self.loggers = self.run_loggers()  # workers are given them too
+        show_records_of(self.loggers)
 
     def _mask_source(self) -> MaskSource | None:
         config = masks_config(self.experiment)
@@ -193,7 +194,7 @@ class ExperimentRunner:
                           tasks=experiment.tasks, tag_schemes=experiment.tag_schemes, task=task,
                           data=without_test(experiment.data[task]), device=experiment.device, run_dir=self.paths.root,
                           include_packages=self.include_packages) for task in experiment.tasks]
-        return run_in_workers(search_in_worker, jobs, self.jobs, self.run_loggers())
+        return run_in_workers(search_in_worker, jobs, self.jobs, self.loggers)
 
 
 class SearchContext:
