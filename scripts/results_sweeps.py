@@ -16,6 +16,9 @@ hours on CoNLL-2003); over six sweeps that is about a 2-core session lost. Here 
 --workers 1`` at a time: the first sweep in order that is not done, whose output directory no
 other lane holds (two sweeps of one output refuse each other), and whose inputs have finished.
 A lane that runs out of work in one sweep goes on to the next while the other finishes its run.
+Why not one ``ssl sweep`` of every file (one pool, readers of ``from_run`` after their source):
+the results runs train with the ``ssl`` of the commit they started at, which takes one sweep
+file; and the budget check copies finished runs before it starts, which no sweep file can say.
 """
 from __future__ import annotations
 

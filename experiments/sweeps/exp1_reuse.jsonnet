@@ -1,6 +1,8 @@
 // The Exp1 rows that reuse the masks searched by sparse seed 1 (runs/exp1/sparse/seed-1, from
-// experiments/sweeps/exp1.jsonnet, which must have chosen its masks first): no second search.
+// experiments/sweeps/exp1.jsonnet, which must have finished first): no second search. Run after
+// exp1.jsonnet, or with it (one pool; these runs wait for sparse seed 1):
 //   ssl sweep experiments/sweeps/exp1_reuse.jsonnet --ext-var data_dir=../shared/data/conll2003
+//   ssl sweep experiments/sweeps/exp1.jsonnet experiments/sweeps/exp1_reuse.jsonnet --ext-var data_dir=...
 // Same output as exp1.jsonnet, so `ssl compare runs/exp1/*/*` shows them in one table.
 local searched = 'runs/exp1/sparse/seed-1';  // relative to where ssl sweep runs, like the output
 // The whole masks block replaced (an object override may only set keys the block already has).

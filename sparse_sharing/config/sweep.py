@@ -8,10 +8,15 @@ and data paths are relative to the directory ``ssl sweep`` runs from.
 
 Every run's experiment config is resolved and validated while the sweep is loaded, so a typo in
 the eighteenth run stops the sweep before the first one starts, not an hour in.
+
+A run whose masks come ``from_run`` another run directory names that directory in ``reads``:
+where that directory is a run of the sweep, ``ssl sweep`` starts the reader only once it has
+finished (``training.sweep.dependencies``).
 """
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -80,13 +85,31 @@ class PlannedRun:
 
     name: str
     seed: int
+    output: Path  # the sweep's output directory, which holds run_dir
     run_dir: Path
     config: dict[str, Any]  # resolved and validated; what `ssl train` receives and saves as config.json
     validated: Any
+    reads: tuple[Path, ...] = ()  # run directories the config takes masks from (`from_run`), as written
 
     @property
     def key(self) -> str:
         return f"{self.name}/seed-{self.seed}"
+
+
+def same_place(path: str | Path) -> str:
+    """A directory as one string however it was written (relative, with ``..``, a trailing ``/``)."""
+    return os.path.normpath(os.path.abspath(path))
+
+
+def run_dirs_read(config: Any) -> list[Path]:
+    """The ``path`` of every `from_run` block anywhere in ``config``: the runs whose masks it reuses."""
+    if isinstance(config, dict):
+        own = [Path(config["path"])] if config.get("type") == "from_run" and isinstance(config.get("path"), str) \
+            else []
+        return own + [path for value in config.values() for path in run_dirs_read(value)]
+    if isinstance(config, list):
+        return [path for value in config for path in run_dirs_read(value)]
+    return []
 
 
 def load_sweep(path: str | Path, ext_vars: Sequence[str] = (), output: str | Path | None = None,
@@ -123,5 +146,34 @@ def load_sweep(path: str | Path, ext_vars: Sequence[str] = (), output: str | Pat
             if isinstance(config.get("masks"), dict) and "jobs" in config["masks"]:
                 config["masks"] = {**config["masks"], "jobs": 1}
             validated = validate_experiment(config, source=where)
-            planned.append(PlannedRun(run.name, seed, root / run.name / f"seed-{seed}", config, validated))
+            planned.append(PlannedRun(run.name, seed, root, root / run.name / f"seed-{seed}", config, validated,
+                                      tuple(run_dirs_read(config))))
     return sweep, planned
+
+
+@dataclass(frozen=True)
+class LoadedSweep:
+    path: Path  # the sweep file
+    config: SweepConfig
+    runs: list[PlannedRun]
+
+
+def load_sweeps(paths: Sequence[str | Path], ext_vars: Sequence[str] = (), output: str | Path | None = None,
+                threads: int = 1, device: str | None = None) -> list[LoadedSweep]:
+    """`load_sweep` of each file, for one pool. Two files may share an output directory (as Exp1's
+    rows and the rows that reuse its masks do), but not a run directory: the same
+    ``<output>/<name>/seed-<k>`` planned by two files would be trained by whichever came first.
+    ``output`` replaces the output of a single file only."""
+    if output is not None and len(paths) > 1:
+        raise ConfigError(f"--output replaces the output of one sweep file; {len(paths)} were given, "
+                          f"each of which names its own")
+    loaded = [LoadedSweep(Path(path), *load_sweep(path, ext_vars, output, threads, device)) for path in paths]
+    planned_by: dict[str, Path] = {}
+    for sweep in loaded:
+        for run in sweep.runs:
+            place = same_place(run.run_dir)
+            if place in planned_by:
+                raise ConfigError(f"{sweep.path}: run '{run.name}' (seed {run.seed}) is {run.run_dir}, which "
+                                  f"{planned_by[place]} plans too; give one of them another name or output")
+            planned_by[place] = sweep.path
+    return loaded

@@ -81,11 +81,10 @@ def test_a_sweep_leaves_a_run_that_another_process_trains(tmp_path: Path, monkey
     busy = next(run for run in runs if run.key == "hard/seed-1")
     busy.run_dir.mkdir(parents=True)
     (busy.run_dir / "config.json").write_text(json.dumps(busy.config))  # started, not finished
-    paths = SweepPaths(tmp_path / "runs")
-    assert statuses([busy], paths)[0].state is State.RESUMABLE
+    assert statuses([busy])[0].state is State.RESUMABLE
     held(busy.run_dir)
-    assert statuses([busy], paths)[0].state is State.RUNNING
-    assert "hard/seed-1" not in [run.key for run, _ in plan_jobs(runs, paths, RunOptions())]
+    assert statuses([busy])[0].state is State.RUNNING
+    assert "hard/seed-1" not in [run.key for run, _ in plan_jobs(runs, RunOptions())]
 
 
 def test_the_runs_of_a_sweep_killed_outright_stop_with_it(tmp_path: Path) -> None:

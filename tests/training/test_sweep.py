@@ -16,6 +16,7 @@ from conftest import _ENV, run_ssl, write_tiny_config, write_tiny_corpus
 from sparse_sharing.config.sweep import load_sweep
 from sparse_sharing.paths import RunPaths
 from sparse_sharing.registry import import_plugins
+from sparse_sharing.training.sweep.job import Job, JobQueue
 from sparse_sharing.training.sweep.local import gpu_slots
 from sparse_sharing.training.sweep.paths import SweepPaths
 from sparse_sharing.training.sweep.runner import RunOptions, plan_jobs
@@ -151,9 +152,13 @@ def test_a_failing_run_is_reported_and_the_others_finish(tmp_path: Path) -> None
     assert log.read_text().count("$ ") == attempts + 1
 
 
-def test_ray_executor_runs_the_same_sweep(tmp_path: Path, finished_sweep) -> None:
+def needs_ray() -> None:
     if os.environ.get("CI") != "true":  # CI installs the ray extra: there a missing Ray fails the test
         pytest.importorskip("ray")
+
+
+def test_ray_executor_runs_the_same_sweep(tmp_path: Path, finished_sweep) -> None:
+    needs_ray()
     make_sweep(tmp_path)
     result = sweep(tmp_path, "--executor", "ray")
     assert result.returncode == 0, result.stderr
@@ -184,7 +189,7 @@ def test_largest_runs_start_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.chdir(tmp_path)
     import_plugins(())
     _, runs = load_sweep(tmp_path / "sweep.jsonnet")
-    planned = plan_jobs(runs, SweepPaths(tmp_path / "runs"), RunOptions())
+    planned = plan_jobs(runs, RunOptions())
     # single and hard cost the same per epoch; hard trains three epochs, single one.
     assert [run.key for run, _ in planned] == ["hard/seed-1", "hard/seed-2", "single/seed-1", "single/seed-2"]
 
@@ -211,3 +216,97 @@ def test_option_errors_exit_2(tmp_path: Path) -> None:
 
 def test_gpu_slots_spread_runs_over_the_cards() -> None:
     assert [slot["CUDA_VISIBLE_DEVICES"] for slot in gpu_slots(2, 3)] == ["0", "1", "0", "1", "0", "1"]
+
+
+# --------------------------------------------------- runs that reuse another run's masks
+ONE_SHOT = {"type": "one_shot", "kept_fractions": [1.0, 0.49], "train_steps": 10, "retrain_steps": 5,
+            "warmup_steps": 5}
+
+
+def masks_override(block: dict) -> str:
+    return "masks=" + json.dumps(block)
+
+
+def write_reuse_sweeps(directory: Path, searched_run: str = "sparse") -> None:
+    """sparse.jsonnet: the tiny experiment with a (cheap) mask search; a.jsonnet runs it, b.jsonnet
+    (same output) a run that takes its masks from_run a.jsonnet's run."""
+    make_sweep(directory)
+    (directory / "sparse.jsonnet").write_text(
+        "(import 'tiny.jsonnet') + { model+: { sharing: { type: 'sparse' } }, masks: " + json.dumps(ONE_SHOT) + " }\n",
+        encoding="utf-8")
+    (directory / "a.jsonnet").write_text(json.dumps({
+        "output": "runs", "seeds": [1], "runs": [
+            {"name": "sparse", "config": "sparse.jsonnet"},
+            {"name": "broken", "config": "sparse.jsonnet",
+             "overrides": {"tasks": {"pos": {"train_path": "missing.txt"}}}}]}), encoding="utf-8")
+    reuse = masks_override({"type": "from_run", "path": f"./runs/{searched_run}/seed-1/"})  # spelt unlike run_dir
+    (directory / "b.jsonnet").write_text(json.dumps({
+        "output": "runs", "seeds": [1], "runs": [
+            {"name": "reuse", "config": "sparse.jsonnet", "overrides": [reuse]}]}), encoding="utf-8")
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_a_run_that_reuses_masks_starts_after_the_run_it_reads(tmp_path: Path, executor: str) -> None:
+    """Two sweep files, one pool of two workers: the run taking its masks from_run the other file's
+    searched run waits for it (started together, it would find no masks and fail)."""
+    if executor == "ray":
+        needs_ray()
+    write_reuse_sweeps(tmp_path)
+    status = run_ssl("sweep", "a.jsonnet", "b.jsonnet", "--status", cwd=tmp_path, env={"COLUMNS": "200"})
+    assert status.returncode == 0, status.stderr
+    assert "waits for runs/sparse/seed-1 (pending)" in status.stdout
+
+    result = run_ssl("sweep", "a.jsonnet", "b.jsonnet", "--workers", "2", "--executor", executor, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr  # broken/seed-1 fails; the others finish
+    assert "runs/broken/seed-1: " in result.stdout and "missing.txt" in result.stdout
+    searched, reuse = RunPaths(tmp_path / "runs/sparse/seed-1"), RunPaths(tmp_path / "runs/reuse/seed-1")
+    final_test_scores(searched.root)
+    final_test_scores(reuse.root)
+    assert reuse.config.stat().st_mtime_ns >= searched.metrics.stat().st_mtime_ns
+    for task in ("pos", "ner"):
+        report = json.loads(reuse.mask_report(task).read_text())
+        assert report["from_run"] == "runs/sparse/seed-1"
+        reused, chosen = torch.load(reuse.mask(task)), torch.load(searched.mask(task))
+        assert reused.keys() == chosen.keys() and all(torch.equal(reused[n], chosen[n]) for n in chosen)
+    assert "a.jsonnet:" in result.stdout and "b.jsonnet:" in result.stdout  # a table for each file
+    assert "| reuse |" in result.stdout
+
+
+def test_a_run_that_reads_a_failed_run_is_not_started(tmp_path: Path) -> None:
+    write_reuse_sweeps(tmp_path, searched_run="broken")
+    result = run_ssl("sweep", "a.jsonnet", "b.jsonnet", "--workers", "2", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "1 run(s) not started: each reuses the masks of a run that has not finished" in result.stderr
+    assert "runs/reuse/seed-1: waits for runs/broken/seed-1 (failed)" in result.stderr
+    assert not (tmp_path / "runs/reuse").exists()
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_sweep_files_that_clash_exit_2(tmp_path: Path) -> None:
+    write_reuse_sweeps(tmp_path)
+    result = run_ssl("sweep", "a.jsonnet", "b.jsonnet", "--output", "elsewhere", cwd=tmp_path)
+    assert result.returncode == 2 and "--output replaces the output of one sweep file" in result.stderr
+    result = run_ssl("sweep", "a.jsonnet", "a.jsonnet", "--status", cwd=tmp_path)
+    assert result.returncode == 2 and "runs/sparse/seed-1, which a.jsonnet plans too" in result.stderr
+    (tmp_path / "c.jsonnet").write_text(json.dumps({  # a run that reads itself can never start
+        "output": "runs", "seeds": [1], "runs": [{"name": "self", "config": "sparse.jsonnet", "overrides": [
+            masks_override({"type": "from_run", "path": "runs/self/seed-1"})]}]}), encoding="utf-8")
+    result = run_ssl("sweep", "c.jsonnet", cwd=tmp_path)
+    assert result.returncode == 2 and "in a circle" in result.stderr and "runs/self/seed-1" in result.stderr
+    assert "Traceback" not in result.stderr and not (tmp_path / "runs").exists()
+    assert not (tmp_path / "elsewhere").exists()
+
+
+def test_the_queue_starts_a_job_once_what_it_waits_for_has_succeeded() -> None:
+    def job(key: str, *after: str) -> Job:
+        return Job(key, (), ".", "log", 1, after=after)
+
+    queue = JobQueue([job("reuse", "search"), job("search"), job("other"), job("after-broken", "broken"),
+                      job("broken")])
+    assert [queue.take().key, queue.take().key, queue.take().key] == ["search", "other", "broken"]
+    assert queue.take() is None  # reuse and after-broken wait
+    queue.ended(job("broken"), 1)
+    assert queue.take() is None
+    queue.ended(job("search"), 0)
+    assert queue.take().key == "reuse"
+    assert queue.take() is None and [j.key for j in queue.waiting] == ["after-broken"]

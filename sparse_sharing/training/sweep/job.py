@@ -13,6 +13,7 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 from sparse_sharing.files import append
 from sparse_sharing.processes import PARENT_ENV
@@ -23,17 +24,39 @@ STOP_GRACE_SECONDS = 30.0
 
 @dataclass(frozen=True)
 class Job:
-    key: str  # <name>/seed-<k>
+    key: str  # the run directory: unique across the sweep files of one `ssl sweep`
     train_args: tuple[str, ...]  # the arguments of `ssl train`
     cwd: str  # relative paths in the config are relative to this
     log: str  # the run's output, appended to across attempts
     threads: int  # torch threads of the run, and the CPUs it declares
     gpu_share: float = 0.0  # the share of one GPU it declares (Ray); 0: none
     env: dict[str, str] = field(default_factory=dict)
+    after: tuple[str, ...] = ()  # keys of jobs that must end with exit status 0 before this one starts
 
     def command(self) -> list[str]:
         """With the Python of the process that runs it: on a cluster node, the node's own."""
         return [sys.executable, "-m", "sparse_sharing", "train", *self.train_args]
+
+
+class JobQueue:
+    """The jobs not started yet, in the order they should start; a job is ready once every job in
+    its ``after`` has ended with exit status 0, so one that waits for a failed job never is. Both
+    executors take jobs from it, so the order is the same on a local pool and on Ray."""
+
+    def __init__(self, jobs: Sequence[Job]) -> None:
+        self.waiting = list(jobs)
+        self.succeeded: set[str] = set()
+
+    def take(self) -> Job | None:
+        """The first ready job, removed from the queue; None if none is ready."""
+        for i, job in enumerate(self.waiting):
+            if self.succeeded.issuperset(job.after):
+                return self.waiting.pop(i)
+        return None
+
+    def ended(self, job: Job, returncode: int) -> None:
+        if returncode == 0:
+            self.succeeded.add(job.key)
 
 
 def start(job: Job, extra_env: dict[str, str] | None = None) -> subprocess.Popen:

@@ -10,7 +10,7 @@ import subprocess
 import time
 from typing import Callable, Sequence
 
-from sparse_sharing.training.sweep.job import Job, start, stop
+from sparse_sharing.training.sweep.job import Job, JobQueue, start, stop
 
 POLL_SECONDS = 0.5
 
@@ -33,19 +33,24 @@ class LocalExecutor:
 
     def run(self, jobs: Sequence[Job], on_start: Callable[[Job], None], on_end: Callable[[Job, int], None],
             tick: Callable[[], None]) -> None:
-        """Run ``jobs`` in order, as slots free up; on an interrupt, stop the running ones and re-raise."""
-        pending = list(jobs)
+        """Run ``jobs`` in order as slots free up, each once the jobs it waits for have succeeded;
+        stop when nothing runs and nothing is ready (what is left waits for a failed job). On an
+        interrupt, stop the running ones and re-raise."""
+        queue = JobQueue(jobs)
         running: dict[int, tuple[Job, subprocess.Popen]] = {}
         try:
-            while pending or running:
+            while True:
                 for slot, env in enumerate(self.slots):
-                    if slot not in running and pending:
-                        job = pending.pop(0)
+                    job = queue.take() if slot not in running else None
+                    if job is not None:
                         on_start(job)
                         running[slot] = (job, start(job, env))
+                if not running:
+                    return
                 for slot, (job, process) in list(running.items()):
                     if process.poll() is not None:
                         del running[slot]
+                        queue.ended(job, process.returncode)
                         on_end(job, process.returncode)
                 tick()
                 time.sleep(POLL_SECONDS)

@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 
 from sparse_sharing.errors import UserError
 from sparse_sharing.files import append
-from sparse_sharing.training.sweep.job import Job, run_to_end
+from sparse_sharing.training.sweep.job import Job, JobQueue, run_to_end
 
 POLL_SECONDS = 0.5
 
@@ -45,11 +45,16 @@ class RayExecutor:
                      log_to_driver=False)
         try:
             task = ray.remote(max_retries=0)(run_to_end)
+            queue = JobQueue(jobs)
             refs: dict[Any, Job] = {}
-            for job in jobs:  # submitted largest first; Ray starts them in that order as resources free
-                on_start(job)
-                refs[task.options(num_cpus=job.threads, num_gpus=job.gpu_share).remote(job)] = job
+
+            def submit_ready() -> None:  # in the queue's order; Ray starts them so as resources free
+                while (job := queue.take()) is not None:
+                    on_start(job)
+                    refs[task.options(num_cpus=job.threads, num_gpus=job.gpu_share).remote(job)] = job
+
             try:
+                submit_ready()
                 while refs:
                     done, _ = ray.wait(list(refs), num_returns=1, timeout=POLL_SECONDS)
                     for ref in done:
@@ -59,7 +64,9 @@ class RayExecutor:
                         except ray.exceptions.RayError as error:  # the worker died under the run
                             code = -1
                             append(Path(job.log), f"Error: Ray task failed: {error}\n".encode())
+                        queue.ended(job, code)
                         on_end(job, code)
+                    submit_ready()
                     tick()
             except BaseException:
                 for ref in refs:
