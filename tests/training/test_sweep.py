@@ -251,8 +251,8 @@ def write_reuse_sweeps(directory: Path, searched_run: str = "sparse") -> None:
             {"name": "broken", "config": "sparse.jsonnet",
              "overrides": {"tasks": {"pos": {"train_path": "missing.txt"}}}}]}), encoding="utf-8")
     reuse = masks_override({"type": "from_run", "path": f"./runs/{searched_run}/seed-1/"})  # spelt unlike run_dir
-    (directory / "b.jsonnet").write_text(json.dumps({
-        "output": "runs", "seeds": [1], "runs": [
+    (directory / "b.jsonnet").write_text(json.dumps({  # the same output spelt otherwise: one lock all the same
+        "output": f"../{directory.name}/runs", "seeds": [1], "runs": [
             {"name": "reuse", "config": "sparse.jsonnet", "overrides": [reuse]}]}), encoding="utf-8")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
-from sparse_sharing.config.sweep import PlannedRun
+from sparse_sharing.config.sweep import PlannedRun, same_place
 from sparse_sharing.errors import RunDirError
 from sparse_sharing.files import write_json
 from sparse_sharing.locks import ExclusiveLock
@@ -122,7 +122,7 @@ def run_sweep(runs: Sequence[PlannedRun], executor: Executor, options: RunOption
     """
     locks = []
     try:
-        for output in dict.fromkeys(run.output for run in runs):
+        for output in {same_place(run.output): run.output for run in runs}.values():  # one lock per directory
             paths = SweepPaths(output)
             paths.lock.parent.mkdir(parents=True, exist_ok=True)
             lock = ExclusiveLock(paths.lock)
