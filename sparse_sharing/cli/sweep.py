@@ -18,7 +18,7 @@ from sparse_sharing.cli.common import error_boundary, include_package_option, lo
 from sparse_sharing.cli.faults import with_lines
 from sparse_sharing.config.sweep import PlannedRun, load_sweeps
 from sparse_sharing.errors import MachineFault, UserError
-from sparse_sharing.training.sweep.dependencies import dependencies
+from sparse_sharing.training.sweep.dependencies import check_sources_exist, dependencies
 from sparse_sharing.training.sweep.local import LocalExecutor, cpu_slots, gpu_slots
 from sparse_sharing.training.sweep.paths import SweepPaths
 from sparse_sharing.training.sweep.ray_executor import RayExecutor
@@ -146,6 +146,7 @@ def sweep_command(sweep_paths: tuple[Path, ...], ext_vars: tuple[str, ...], outp
     if status_only:
         Console(soft_wrap=False).print(state_table(labels, runs, statuses(runs)))
         return
+    check_sources_exist(runs)
     runner = _executor(executor, address, workers, threads, runs_per_gpu)
     stop_on_sigterm()
     click.echo(f"{len(runs)} run(s) of {', '.join(map(str, sweep_paths))} in "

@@ -304,6 +304,9 @@ def test_sweep_files_that_clash_exit_2(tmp_path: Path) -> None:
             masks_override({"type": "from_run", "path": "runs/self/seed-1"})]}]}), encoding="utf-8")
     result = run_ssl("sweep", "c.jsonnet", cwd=tmp_path)
     assert result.returncode == 2 and "in a circle" in result.stderr and "runs/self/seed-1" in result.stderr
+    result = run_ssl("sweep", "b.jsonnet", cwd=tmp_path)  # without a.jsonnet, which makes the masks b reads
+    assert result.returncode == 2, result.stderr
+    assert "takes its masks from_run runs/sparse/seed-1, which does not exist" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "runs").exists()
     assert not (tmp_path / "elsewhere").exists()
 

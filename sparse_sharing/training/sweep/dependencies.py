@@ -9,6 +9,7 @@ be redone by a ``--force`` restart of it.
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 from sparse_sharing.config.sweep import PlannedRun, same_place
@@ -37,3 +38,15 @@ def dependencies(runs: Sequence[PlannedRun]) -> list[tuple[PlannedRun, ...]]:
     for i in range(len(runs)):
         visit(i, [])
     return needs
+
+
+def check_sources_exist(runs: Sequence[PlannedRun]) -> None:
+    """A run that takes its masks from a directory that is neither there nor a run of the sweep
+    would fail when its turn comes, maybe hours in: a ConfigError now, before anything starts."""
+    planned = {same_place(run.run_dir) for run in runs}
+    for run in runs:
+        for path in run.reads:
+            if same_place(path) not in planned and not path.is_dir():
+                raise ConfigError(f"run {run.key} ({run.run_dir}) takes its masks from_run {path}, which does not "
+                                  f"exist (relative to {Path.cwd()}, where ssl sweep runs) and is not a run of "
+                                  f"this sweep")
