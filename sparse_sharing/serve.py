@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass
 from importlib.resources import files
 from typing import Any
 
@@ -27,10 +28,17 @@ from starlette.routing import Route
 from sparse_sharing.api import Tagger
 from sparse_sharing.errors import UserError
 
-MAX_BODY_BYTES = 1_000_000
-MAX_SENTENCES = 256
-MAX_TOKENS = 512  # per sentence
-MAX_TOKEN_CHARS = 100
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may hold (`ssl serve --max-...`, where the defaults are). They bound the
+    memory and time a single caller can take from the one model that every caller shares;
+    anything over is a 413 or 422."""
+
+    body_bytes: int
+    sentences: int
+    tokens: int  # per sentence
+    token_chars: int
 
 
 class BadRequest(Exception):
@@ -39,20 +47,21 @@ class BadRequest(Exception):
         self.status = status
 
 
-def build_app(tagger: Tagger) -> Starlette:
-    """The service for ``tagger``; every route answers JSON except the page."""
+def build_app(tagger: Tagger, limits: Limits, batch_size: int | None = None) -> Starlette:
+    """The service for ``tagger``; every route answers JSON except the page. ``batch_size``:
+    sentences per forward pass (`Tagger.predict`'s; None: the run's ``trainer.eval_batch_size``)."""
     lock = threading.Lock()
     page = files("sparse_sharing").joinpath("serve_page.html").read_text(encoding="utf-8")
 
     async def predict(request: Request) -> JSONResponse:
         try:
-            sentences, tasks = parse(await read_body(request), tagger.tasks)
+            sentences, tasks = parse(await read_body(request, limits.body_bytes), tagger.tasks, limits)
         except BadRequest as error:
             return JSONResponse({"error": str(error)}, status_code=error.status)
 
         def tag() -> list[dict[str, list[str]]]:
             with lock:
-                return tagger.predict(sentences, tasks=tasks)
+                return tagger.predict(sentences, tasks=tasks, batch_size=batch_size)
 
         try:
             tags = await run_in_threadpool(tag)
@@ -70,20 +79,20 @@ def build_app(tagger: Tagger) -> Starlette:
                              Route("/", index)])
 
 
-async def read_body(request: Request) -> Any:
-    """The request's JSON, refusing bodies over ``MAX_BODY_BYTES`` before reading them whole."""
+async def read_body(request: Request, max_bytes: int) -> Any:
+    """The request's JSON, refusing bodies over ``max_bytes`` before reading them whole."""
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
-        if len(body) > MAX_BODY_BYTES:
-            raise BadRequest(413, f"request body over {MAX_BODY_BYTES:,} bytes")
+        if len(body) > max_bytes:
+            raise BadRequest(413, f"request body over {max_bytes:,} bytes")
     try:
         return json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise BadRequest(400, f"request body is not JSON: {error}") from None
 
 
-def parse(payload: Any, available: list[str]) -> tuple[list[list[str]], list[str]]:
+def parse(payload: Any, available: list[str], limits: Limits) -> tuple[list[list[str]], list[str]]:
     """``{"sentences": [[token, ...], ...], "tasks": [...]}`` checked; the tasks default to all."""
     if not isinstance(payload, dict) or not isinstance(payload.get("sentences"), list):
         raise BadRequest(422, 'expected {"sentences": [["token", ...], ...], "tasks": [...] (optional)}')
@@ -91,15 +100,15 @@ def parse(payload: Any, available: list[str]) -> tuple[list[list[str]], list[str
     if unknown_keys:
         raise BadRequest(422, f"unknown field(s) {', '.join(unknown_keys)}: only sentences and tasks")
     sentences = payload["sentences"]
-    if len(sentences) > MAX_SENTENCES:
-        raise BadRequest(413, f"{len(sentences)} sentences: at most {MAX_SENTENCES} a request")
+    if len(sentences) > limits.sentences:
+        raise BadRequest(413, f"{len(sentences)} sentences: at most {limits.sentences} a request")
     for number, sentence in enumerate(sentences, 1):
         if not isinstance(sentence, list) or not sentence or not all(
-                isinstance(t, str) and t and not t.isspace() and len(t) <= MAX_TOKEN_CHARS for t in sentence):
+                isinstance(t, str) and t and not t.isspace() and len(t) <= limits.token_chars for t in sentence):
             raise BadRequest(422, f"sentence {number} must be a non-empty list of tokens (non-blank strings of "
-                                  f"at most {MAX_TOKEN_CHARS} characters)")
-        if len(sentence) > MAX_TOKENS:
-            raise BadRequest(413, f"sentence {number} has {len(sentence)} tokens: at most {MAX_TOKENS}")
+                                  f"at most {limits.token_chars} characters)")
+        if len(sentence) > limits.tokens:
+            raise BadRequest(413, f"sentence {number} has {len(sentence)} tokens: at most {limits.tokens}")
     tasks = payload.get("tasks") or available
     if not isinstance(tasks, list) or not all(isinstance(t, str) for t in tasks):
         raise BadRequest(422, "tasks must be a list of task names")

@@ -2,6 +2,7 @@
 request (and the server still up), and a bounded load test from concurrent clients."""
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -24,16 +25,12 @@ import sparse_sharing  # noqa: E402
 from conftest import _ENV, read_sentences, write_tiny_config, write_tiny_corpus  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, list[list[str]]]]:
-    workdir = tmp_path_factory.mktemp("serve")
-    corpus = write_tiny_corpus(workdir / "data")
-    config = write_tiny_config(workdir / "tiny.jsonnet", corpus, num_epochs=1)
-    sparse_sharing.train(config, workdir / "run")
-    sentences = [[line.split()[0] for line in s] for s in read_sentences(corpus["test"])]
+@contextlib.contextmanager
+def serving(run_dir: Path, *options: str) -> Iterator[str]:
+    """``ssl serve RUN_DIR --port 0 OPTIONS`` while the block runs; yields its URL."""
     # --port 0: the server takes a free port and prints it (no other test can take it first)
-    process = subprocess.Popen([sys.executable, "-m", "sparse_sharing", "serve", str(workdir / "run"),
-                                "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    process = subprocess.Popen([sys.executable, "-m", "sparse_sharing", "serve", str(run_dir), "--port", "0",
+                                *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env=_ENV)  # one torch thread, as every test's subprocess
     try:
         assert process.stderr is not None
@@ -46,10 +43,21 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
         url = served.group(1)
         assert served.group(2) != "0"
         urllib.request.urlopen(f"{url}/health", timeout=60).read()  # listening from before the message
-        yield url, workdir / "run", sentences
+        yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, list[list[str]]]]:
+    workdir = tmp_path_factory.mktemp("serve")
+    corpus = write_tiny_corpus(workdir / "data")
+    config = write_tiny_config(workdir / "tiny.jsonnet", corpus, num_epochs=1)
+    sparse_sharing.train(config, workdir / "run")
+    sentences = [[line.split()[0] for line in s] for s in read_sentences(corpus["test"])]
+    with serving(workdir / "run") as url:
+        yield url, workdir / "run", sentences
 
 
 def call(url: str, path: str, body: Any = None, raw: bytes | None = None) -> tuple[int, Any]:
@@ -112,6 +120,27 @@ def test_bad_requests_get_a_4xx_and_the_server_stays_up(server: tuple[str, Path,
                        body=None if isinstance(body, bytes) else body)
     assert got == status and words in answer["error"], answer
     assert call(url, "/health")[0] == 200
+
+
+def test_limits_and_batch_size_are_options(server: tuple[str, Path, list[list[str]]]) -> None:
+    _, run_dir, sentences = server
+    expected = sparse_sharing.Tagger.from_run(run_dir).predict(sentences[:2])
+    with serving(run_dir, "--max-sentences", "2", "--max-tokens", "40", "--max-token-chars", "20",
+                 "--max-body-bytes", "2000", "--batch-size", "1") as url:
+        status, answer = call(url, "/predict", {"sentences": sentences[:2]})
+        assert status == 200 and answer["tags"] == expected  # one sentence a forward pass, the same tags
+        for body, status, words in [
+            ({"sentences": sentences[:3]}, 413, "3 sentences: at most 2"),
+            ({"sentences": [["EU"] * 41]}, 413, "41 tokens: at most 40"),
+            ({"sentences": [["E" * 21]]}, 422, "at most 20 characters"),
+            ({"sentences": [["EU"] * 40] * 2 + [["x" * 2000]]}, 413, "over 2,000 bytes"),
+        ]:
+            got, answer = call(url, "/predict", body)
+            assert got == status and words in answer["error"], answer
+    for option in ("--max-sentences", "--batch-size"):
+        result = subprocess.run([sys.executable, "-m", "sparse_sharing", "serve", str(run_dir), option, "0"],
+                                capture_output=True, text=True, env=_ENV, timeout=120)
+        assert result.returncode == 2 and option in result.stderr and "Traceback" not in result.stderr
 
 
 def test_predict_is_post_only(server: tuple[str, Path, list[list[str]]]) -> None:

@@ -16,16 +16,28 @@ from sparse_sharing.errors import UserError
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
               help="Port to listen on; 0: any free port (the one taken is printed).")
+@click.option("--batch-size", type=click.IntRange(min=1), metavar="N",
+              help="Sentences per forward pass. Default: the run's trainer.eval_batch_size.")
+@click.option("--max-sentences", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Sentences a request may hold (more: 413).")
+@click.option("--max-tokens", type=click.IntRange(min=1), default=512, show_default=True,
+              help="Tokens a sentence may hold (more: 413).")
+@click.option("--max-token-chars", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Characters a token may hold (more: 422).")
+@click.option("--max-body-bytes", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+              help="Bytes a request body may hold (more: 413, refused before it is read whole).")
 @include_package_option
 @device_option
 @error_boundary
-def serve_command(run_dir: Path, host: str, port: int, include_packages: tuple[str, ...], device: str | None) -> None:
+def serve_command(run_dir: Path, host: str, port: int, batch_size: int | None, max_sentences: int, max_tokens: int,
+                  max_token_chars: int, max_body_bytes: int, include_packages: tuple[str, ...],
+                  device: str | None) -> None:
     """Serve RUN_DIR's tagger: POST /predict, GET /health, and a page at / to try it
     (needs the `serve` extra: pip install 'sparse-sharing[serve]')."""
     try:
         import uvicorn
 
-        from sparse_sharing.serve import build_app
+        from sparse_sharing.serve import Limits, build_app
     except ImportError as error:
         raise UserError(f"ssl serve needs the serve extra ({error.name} is missing): "
                         f"pip install 'sparse-sharing[serve]'") from None
@@ -34,7 +46,9 @@ def serve_command(run_dir: Path, host: str, port: int, include_packages: tuple[s
     address = f"[{host}]" if ":" in host else host
     click.echo(f"Serving {run_dir} (tasks {', '.join(tagger.tasks)}) on "
                f"http://{address}:{listener.getsockname()[1]}/", err=True)
-    uvicorn.Server(uvicorn.Config(build_app(tagger), log_level="warning")).run(sockets=[listener])
+    limits = Limits(max_body_bytes, max_sentences, max_tokens, max_token_chars)
+    app = build_app(tagger, limits, batch_size)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listener])
 
 
 def listen(host: str, port: int) -> socket.socket:
