@@ -105,10 +105,11 @@ class Comparison:
         if self.baseline is None:
             return None
         base = next(r for r in self.rows if r.name == self.baseline)
-        ours, theirs = (self._value(r, task) for r in (row, base))
+        ours, theirs = (self.value(r, task) for r in (row, base))
         return None if ours is None or theirs is None else ours - theirs
 
-    def _value(self, row: Row, task: str | None) -> float | None:
+    def value(self, row: Row, task: str | None) -> float | None:
+        """The row's mean score of ``task`` (None: its mean over tasks); None where it has none."""
         if task is None:
             return self.mean(row)
         return row.scores[task].mean if task in row.scores else None
@@ -350,6 +351,47 @@ def to_csv(comparison: Comparison) -> str:
         cells += [comparison.mean(row), comparison.delta(row, None), row.parameters["paper"], row.parameters["total"]]
         writer.writerow(["" if cell is None else cell for cell in cells])
     return stream.getvalue()
+
+
+LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def latex_escape(text: str) -> str:
+    return "".join(LATEX_SPECIALS.get(char, char) for char in text)
+
+
+def _latex_number(text: str) -> str:
+    """A table cell's number in LaTeX: a minus sign rather than a hyphen, thousands grouped by {,}."""
+    return text.replace("-", "$-$").replace(",", "{,}")
+
+
+def to_latex(comparison: Comparison) -> str:
+    """A booktabs ``tabular`` to paste into a paper (needs ``\\usepackage{booktabs}``): the Markdown
+    table's figures, each column's best score in bold; Δ columns with a baseline."""
+    with_delta = comparison.baseline is not None
+    columns = _columns(comparison)
+    best = {column: max((v for row in comparison.rows if (v := comparison.value(row, column)) is not None),
+                        default=None) for column in columns}
+    header = ["row", "runs"]
+    for column in columns:
+        label = latex_escape(column or "mean")
+        header += [label, rf"$\Delta$ {label}"] if with_delta else [label]
+    header += ["params (paper)", "params (total)"]
+    lines = [r"\begin{tabular}{l" + "r" * (len(header) - 1) + "}", r"\toprule", " & ".join(header) + r" \\",
+             r"\midrule"]
+    for row in comparison.rows:
+        cells = [latex_escape(row.name), str(len(row.runs))]
+        for column in columns:
+            cell = _score_cell(comparison, row, column).replace(" ± ", r" $\pm$ ")
+            value = comparison.value(row, column)
+            cells.append(rf"\textbf{{{cell}}}" if value is not None and value == best[column] else cell)
+            if with_delta:
+                delta = None if row.name == comparison.baseline else comparison.delta(row, column)
+                cells.append(_latex_number(_signed(delta)))
+        cells += [_latex_number(f"{row.parameters[kind]:,}") for kind in ("paper", "total")]
+        lines.append(" & ".join(cells) + r" \\")
+    return "\n".join([*lines, r"\bottomrule", r"\end{tabular}"]) + "\n"
 
 
 def to_json(comparison: Comparison) -> dict[str, Any]:

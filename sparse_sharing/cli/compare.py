@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from sparse_sharing.analysis.compare import compare, skipped_lines, to_csv, to_json, to_markdown
+from sparse_sharing.analysis.compare import compare, skipped_lines, to_csv, to_json, to_latex, to_markdown
 from sparse_sharing.cli.common import error_boundary
 
 
@@ -17,10 +17,11 @@ from sparse_sharing.cli.common import error_boundary
 @click.option("--name", "names", multiple=True, metavar="NAME",
               help="Name the row of each RUN_DIR, once per RUN_DIR in order (repeatable); runs given the same "
                    "name form one row. Replaces the automatic naming and grouping.")
-@click.option("--format", "output_format", type=click.Choice(["markdown", "csv", "json"]), default="markdown",
-              show_default=True,
-              help="How to print the table. csv keeps standard output to the table and lists skipped runs on "
-                   "standard error; json lists them under \"skipped\".")
+@click.option("--format", "output_format", type=click.Choice(["markdown", "csv", "json", "latex"]),
+              default="markdown", show_default=True,
+              help="How to print the table. csv and latex (a booktabs tabular, each column's best in bold) keep "
+                   "standard output to the table and list skipped runs on standard error; json lists them under "
+                   "\"skipped\".")
 @click.option("--epochs", type=click.IntRange(min=1), metavar="K",
               help="Compare at one budget: each run as it stood after K epochs (the dev-best of its first K "
                    "epochs' evaluations, from metrics.json's history). Runs still training count once they "
@@ -45,8 +46,8 @@ def compare_command(run_dirs: tuple[Path, ...], baseline: str | None, names: tup
     comparison = compare(run_dirs, names or None, baseline, epochs)
     if output_format == "json":
         click.echo(json.dumps(to_json(comparison), indent=2))
-    elif output_format == "csv":
-        click.echo(to_csv(comparison), nl=False)
+    elif output_format in ("csv", "latex"):
+        click.echo((to_csv if output_format == "csv" else to_latex)(comparison), nl=False)
         for line in skipped_lines(comparison):
             click.echo(line, err=True)
     else:

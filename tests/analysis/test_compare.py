@@ -198,6 +198,26 @@ def test_csv_output(single_runs: list[Path], hard_seeds: list[Path], tmp_path: P
     assert f"{missing}: no such directory" in result.stderr  # standard output stays a clean CSV
 
 
+def test_latex_output(single_runs: list[Path], hard_seeds: list[Path], tmp_path: Path) -> None:
+    odd = write_run(tmp_path, "odd", {"pos": 90.0, "chunk": 80.0, "ner": 70.0}, strategy="sparse_shared_50%",
+                    paper=1_234)
+    missing = tmp_path / "nowhere"
+    result = invoke(*hard_seeds, *single_runs, odd, missing, "--format", "latex", "--baseline", "single")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [r"\begin{tabular}{l" + "r" * 11 + "}", r"\toprule"]
+    assert lines[-2:] == [r"\bottomrule", r"\end{tabular}"] and lines[3] == r"\midrule"
+    assert lines[2].startswith(r"row & runs & chunk & $\Delta$ chunk & ner & ")
+    rows = {line.split(" & ")[0]: line.removesuffix(r" \\").split(" & ") for line in lines[4:-2]}
+    assert all(len(cells) == 12 for cells in rows.values())  # as many cells as columns, on every line
+    hard, single = rows["hard"], rows["single"]
+    assert hard[2:4] == [r"\textbf{91.00 $\pm$ 1.00}", "+1.00"]  # chunk: hard's 91 is the best
+    assert hard[4:6] == [r"88.67 $\pm$ 0.76", r"$-$0.33"] and single[4] == r"\textbf{89.00}"
+    assert single[3] == "" and single[10] == "1{,}361{,}790"
+    assert r"sparse\_shared\_50\%" in rows and rows[r"sparse\_shared\_50\%"][10] == "1{,}234"
+    assert f"{missing}: no such directory" in result.stderr and "nowhere" not in result.stdout
+
+
 def test_json_output(single_runs: list[Path], hard_seeds: list[Path]) -> None:
     result = invoke(*hard_seeds, *single_runs, "--format", "json", "--baseline", "single")
     assert result.exit_code == 0, result.output
