@@ -14,10 +14,12 @@ functions), returned as data instead of printed; errors the user can fix raise
 from __future__ import annotations
 
 import glob
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+from tqdm import tqdm
 
 from sparse_sharing.analysis.compare import compare as compare_runs
 from sparse_sharing.analysis.compare import to_json
@@ -77,10 +79,10 @@ class Tagger:
         return list(self.models)
 
     def predict(self, sentences: Sequence[Tokens] | Tokens, tasks: Sequence[str] | None = None,
-                batch_size: int | None = None) -> list[dict[str, list[str]]]:
+                batch_size: int | None = None, verbose: bool = False) -> list[dict[str, list[str]]]:
         """One ``{task: [tag per token]}`` per sentence. ``sentences`` is a list of token lists, or one
         token list (one sentence); ``tasks`` a subset of ``self.tasks``; ``batch_size`` defaults to
-        the run's ``trainer.eval_batch_size``."""
+        the run's ``trainer.eval_batch_size``; ``verbose``: a progress bar on standard error."""
         if isinstance(sentences, str):
             raise UserError("predict takes tokens, not a string: a list of words (e.g. text.split()), or a list "
                             "of such lists")
@@ -94,16 +96,21 @@ class Tagger:
                                     self.vocab, None)
         size = batch_size or self.config.trainer.eval_batch_size
         tagged: list[dict[str, list[str]]] = [{} for _ in batch]
-        for task in selected:
-            reader = self.readers[task]
-            for row, tags in zip(tagged, predict_tags(self.models[task], instances, task, self.vocab, size,
-                                                      self.device)):
-                row[task] = convert_tags(tags, reader.tag_scheme, getattr(reader, "file_scheme", reader.tag_scheme))
+        with progress_bar(len(batch) * len(selected), verbose, "tagging") as bar:
+            for task in selected:
+                reader = self.readers[task]
+                bar.set_description(f"tagging {task}")
+                for row, tags in zip(tagged, predict_tags(self.models[task], instances, task, self.vocab, size,
+                                                          self.device, on_batch=bar.update)):
+                    row[task] = convert_tags(tags, reader.tag_scheme, getattr(reader, "file_scheme",
+                                                                              reader.tag_scheme))
         return tagged
 
-    def evaluate(self, data: str | Path, tasks: Sequence[str] | None = None) -> dict[str, dict[str, float]]:
+    def evaluate(self, data: str | Path, tasks: Sequence[str] | None = None,
+                 verbose: bool = False) -> dict[str, dict[str, float]]:
         """Each task's figures (the metric's ``score`` and its parts, in percent) on ``data``: a file with
-        the run's columns, or for runs on the bundled corpus a split name (train, dev, test)."""
+        the run's columns, or for runs on the bundled corpus a split name (train, dev, test);
+        ``verbose``: a progress bar on standard error."""
         results = {}
         for task in known_tasks(self.config, tasks, available=self.tasks):
             reader = self.readers[task]
@@ -113,11 +120,20 @@ class Tagger:
             unknown = sorted({t for s in sentences for t in s.tags if not self.vocab.has_label(task, t)})
             if unknown:
                 raise UserError(f"{data}: labels the run never saw for task '{task}': {', '.join(unknown[:10])}")
-            predicted = predict_tags(self.models[task], index_sentences(sentences, self.vocab, task), task,
-                                     self.vocab, self.config.trainer.eval_batch_size, self.device)
+            with progress_bar(len(sentences), verbose, f"evaluating {task}") as bar:
+                predicted = predict_tags(self.models[task], index_sentences(sentences, self.vocab, task), task,
+                                         self.vocab, self.config.trainer.eval_batch_size, self.device,
+                                         on_batch=bar.update)
             results[task] = score_tags(self.config.tasks[task].metric, predicted, [s.tags for s in sentences],
                                        reader.tag_scheme)
         return results
+
+
+def progress_bar(total: int, verbose: bool, description: str = "") -> tqdm:
+    """A bar over ``total`` sentences on standard error that clears itself when done; a no-op
+    unless ``verbose`` (the CLI asks for one only on a terminal, a notebook caller as it likes)."""
+    return tqdm(total=total, desc=description, unit=" sentences", file=sys.stderr, leave=False,
+                disable=not verbose)
 
 
 def known_tasks(config: Any, requested: Sequence[str] | None, available: Sequence[str] | None = None) -> list[str]:

@@ -48,6 +48,23 @@ def test_predict_equals_ssl_predict(trained: tuple[Path, dict[str, Path]], tmp_p
     assert tagger.predict(sentences[0], tasks=["ner"]) == [{"ner": tagged[0]["ner"]}]
 
 
+def test_verbose_shows_a_progress_bar_and_changes_nothing(trained: tuple[Path, dict[str, Path]],
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir, corpus = trained
+    sentences = [[line.split()[0] for line in s] for s in read_sentences(corpus["test"])]
+    tagger = sparse_sharing.Tagger.from_run(run_dir)
+    quiet = tagger.predict(sentences, batch_size=3)
+    assert capsys.readouterr().err == ""
+    assert tagger.predict(sentences, batch_size=3, verbose=True) == quiet
+    bar = capsys.readouterr().err
+    assert "tagging chunk" in bar and f"/{3 * len(sentences)}" in bar and "sentences/s" in bar  # 3 tasks
+    assert tagger.evaluate(corpus["test"], tasks=["ner"], verbose=True) == tagger.evaluate(corpus["test"],
+                                                                                          tasks=["ner"])
+    assert "evaluating ner" in capsys.readouterr().err
+    result = run_ssl("predict", run_dir, corpus["test"])  # standard error is not a terminal here: no bar
+    assert result.returncode == 0 and "sentences/s" not in result.stderr and "tagging" not in result.stderr
+
+
 def ssl_predict_stdin(run_dir: Path, text: bytes, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "sparse_sharing", "predict", str(run_dir), "-", *args],
                           input=text, capture_output=True, env=_ENV, timeout=300)

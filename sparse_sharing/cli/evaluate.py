@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from pathlib import Path
 from typing import Any, Callable
 
@@ -59,7 +60,7 @@ def evaluate_command(tagger: Tagger, data_file: str, output: Path | None) -> Non
     """
     results = {}
     for task in tagger.tasks:
-        figures = tagger.evaluate(data_file, tasks=[task])[task]
+        figures = tagger.evaluate(data_file, tasks=[task], verbose=sys.stderr.isatty())[task]
         results[task] = figures
         click.echo(f"{task}: {main_figures(tagger.config.tasks[task].metric.type, figures)}")
     if output is not None:
@@ -90,7 +91,7 @@ def predict_command(tagger: Tagger, input_file: str, input_format: str, jsonl: b
     sentence instead. Any run takes a file here, including one trained on the bundled corpus.
     """
     sentences = read_input(tagger, input_file, input_format)
-    tagged = tagger.predict(sentences)
+    tagged = tagger.predict(sentences, verbose=sys.stderr.isatty())
     if jsonl:
         lines = [json.dumps({"tokens": words, "tags": tags}, ensure_ascii=False)
                  for words, tags in zip(sentences, tagged)]

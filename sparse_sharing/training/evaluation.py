@@ -6,7 +6,7 @@ checkpoint agree by construction.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -19,15 +19,18 @@ from sparse_sharing.training.model import HeadDecode, MultiTaskTagger
 
 def predict_tags(model: MultiTaskTagger, dataset: IndexedDataset, task: str, vocab: Vocabulary,
                  batch_size: int, device: torch.device = torch.device("cpu"),
-                 head_decode: HeadDecode | None = None) -> list[list[str]]:
+                 head_decode: HeadDecode | None = None,
+                 on_batch: Callable[[int], object] | None = None) -> list[list[str]]:
     """Predicted label strings per sentence, in the dataset's order (``head_decode``: as in
-    ``MultiTaskTagger.decode``)."""
+    ``MultiTaskTagger.decode``); ``on_batch`` is told how many sentences each batch tagged."""
     was_training = model.training
     model.eval()
     predicted: list[list[str] | None] = [None] * len(dataset)
     for batch in evaluation_batches(dataset, batch_size):
         for index, ids in zip(batch.indices, model.decode(batch.to(device), task, head_decode)):
             predicted[index] = [vocab.label(task, i) for i in ids]
+        if on_batch is not None:
+            on_batch(len(batch.indices))
     model.train(was_training)
     return predicted  # type: ignore[return-value]
 
