@@ -2,6 +2,7 @@
 request (and the server still up), and a bounded load test from concurrent clients."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import random
@@ -9,6 +10,7 @@ import re
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +25,8 @@ pytest.importorskip("uvicorn")
 
 import sparse_sharing  # noqa: E402
 from conftest import _ENV, read_sentences, write_tiny_config, write_tiny_corpus  # noqa: E402
+from sparse_sharing.errors import UserError  # noqa: E402
+from sparse_sharing.serve import RequestBatcher  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -141,6 +145,46 @@ def test_limits_and_batch_size_are_options(server: tuple[str, Path, list[list[st
         result = subprocess.run([sys.executable, "-m", "sparse_sharing", "serve", str(run_dir), option, "0"],
                                 capture_output=True, text=True, env=_ENV, timeout=120)
         assert result.returncode == 2 and option in result.stderr and "Traceback" not in result.stderr
+
+
+class GatedTagger:
+    """Tags each token as "task:token" once ``gate`` is open; a sentence ["bad"] is a UserError."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.calls: list[tuple[list[str], list[str]]] = []
+
+    def predict(self, sentences: list[list[str]], tasks: list[str], batch_size: int) -> list[dict[str, list[str]]]:
+        assert self.gate.wait(30)
+        self.calls.append(([" ".join(s) for s in sentences], list(tasks)))
+        if ["bad"] in sentences:
+            raise UserError("a bad sentence")
+        return [{task: [f"{task}:{word}" for word in s] for task in tasks} for s in sentences]
+
+
+def test_requests_that_wait_are_tagged_together() -> None:
+    """While the model tags one request, four arrive; then those asking for the same tasks share one
+    call, up to the batch size, in order of arrival; a call that fails is retried request by request,
+    so only the request at fault gets the error."""
+    tagger = GatedTagger()
+
+    async def scenario() -> tuple[Any, list[Any]]:
+        batcher = RequestBatcher(tagger, batch_size=3)  # type: ignore[arg-type]
+        first = asyncio.create_task(batcher.tag([["a"]], ["ner"]))
+        await asyncio.sleep(0.1)  # the model is busy with it (waiting at the gate)
+        rest = [asyncio.create_task(batcher.tag(sentences, tasks)) for sentences, tasks in [
+            ([["b"], ["c"]], ["ner"]), ([["d"]], ["pos"]), ([["e"]], ["ner"]), ([["bad"]], ["pos"]),
+            ([["f"]], ["ner"])]]
+        await asyncio.sleep(0.1)
+        tagger.gate.set()
+        return await first, await asyncio.gather(*rest, return_exceptions=True)
+
+    first, rest = asyncio.run(scenario())
+    assert tagger.calls == [(["a"], ["ner"]), (["b", "c", "e"], ["ner"]), (["d", "bad"], ["pos"]), (["d"], ["pos"]),
+                            (["bad"], ["pos"]), (["f"], ["ner"])]
+    assert first == [{"ner": ["ner:a"]}]
+    assert rest[:3] == [[{"ner": ["ner:b"]}, {"ner": ["ner:c"]}], [{"pos": ["pos:d"]}], [{"ner": ["ner:e"]}]]
+    assert isinstance(rest[3], UserError) and rest[4] == [{"ner": ["ner:f"]}]
 
 
 def test_predict_is_post_only(server: tuple[str, Path, list[list[str]]]) -> None:
