@@ -90,6 +90,9 @@ class RequestBatcher:
 
     def _next_batch(self) -> list[Waiting]:
         """The first waiting request, and after it those with the same tasks while they fit."""
+        self.waiting = [request for request in self.waiting if not request.tags.done()]  # clients gone
+        if not self.waiting:
+            return []
         first, batch, size = self.waiting[0], [], 0
         for request in self.waiting:
             if request is first or (request.tasks == first.tasks and size + len(request.sentences) <= self.batch_size):
@@ -99,6 +102,8 @@ class RequestBatcher:
         return batch
 
     async def _tag_together(self, batch: list[Waiting]) -> None:
+        if not batch:
+            return
         sentences = [sentence for request in batch for sentence in request.sentences]
         try:
             tags = await run_in_threadpool(self.tagger.predict, sentences, batch[0].tasks, self.batch_size)

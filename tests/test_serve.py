@@ -175,6 +175,9 @@ def test_requests_that_wait_are_tagged_together() -> None:
         rest = [asyncio.create_task(batcher.tag(sentences, tasks)) for sentences, tasks in [
             ([["b"], ["c"]], ["ner"]), ([["d"]], ["pos"]), ([["e"]], ["ner"]), ([["bad"]], ["pos"]),
             ([["f"]], ["ner"])]]
+        gone = asyncio.create_task(batcher.tag([["x"]], ["ner"]))
+        await asyncio.sleep(0.1)
+        gone.cancel()  # its client went away before its turn: it is not tagged
         await asyncio.sleep(0.1)
         tagger.gate.set()
         return await first, await asyncio.gather(*rest, return_exceptions=True)
