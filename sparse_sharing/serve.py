@@ -48,7 +48,7 @@ class BadRequest(Exception):
         self.status = status
 
 
-@dataclass
+@dataclass(eq=False)  # each request is itself, however alike two are
 class Waiting:
     """A request's sentences and tasks, and the future its handler awaits."""
 
