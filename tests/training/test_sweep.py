@@ -16,6 +16,7 @@ from conftest import _ENV, run_ssl, write_tiny_config, write_tiny_corpus
 from sparse_sharing.config.sweep import load_sweep
 from sparse_sharing.paths import RunPaths
 from sparse_sharing.registry import import_plugins
+from sparse_sharing.training.sweep.cost import estimated_steps
 from sparse_sharing.training.sweep.job import Job, JobQueue
 from sparse_sharing.training.sweep.local import gpu_slots
 from sparse_sharing.training.sweep.paths import SweepPaths
@@ -309,6 +310,23 @@ def test_sweep_files_that_clash_exit_2(tmp_path: Path) -> None:
     assert "takes its masks from_run runs/sparse/seed-1, which does not exist" in result.stderr
     assert "Traceback" not in result.stderr and not (tmp_path / "runs").exists()
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_a_search_that_others_reuse_starts_before_a_larger_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_reuse_sweeps(tmp_path)
+    reuse = [masks_override({"type": "from_run", "path": "runs/sparse/seed-1"}), "trainer.num_epochs=3"]
+    (tmp_path / "c.jsonnet").write_text(json.dumps({"output": "runs", "seeds": [1], "runs": [
+        {"name": "big", "config": "tiny.jsonnet", "overrides": ["trainer.num_epochs=6"]},
+        {"name": "sparse", "config": "sparse.jsonnet"},
+        {"name": "reuse", "config": "sparse.jsonnet", "overrides": reuse}]}), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    import_plugins(())
+    _, runs = load_sweep(tmp_path / "c.jsonnet")
+    steps = {run.name: estimated_steps(run.validated) for run in runs}
+    assert steps["big"] > steps["sparse"]  # largest first would start big, and reuse would wait for the end
+    planned = plan_jobs(runs, RunOptions())
+    assert [run.name for run, _ in planned] == ["sparse", "big", "reuse"]  # sparse + reuse outweigh big
+    assert [job.after for _, job in planned] == [(), (), ("runs/sparse/seed-1",)]
 
 
 def test_the_queue_starts_a_job_once_what_it_waits_for_has_succeeded() -> None:

@@ -76,9 +76,10 @@ def statuses(runs: Sequence[PlannedRun], running: bool | None = None) -> list[Ru
 
 
 def plan_jobs(runs: Sequence[PlannedRun], options: RunOptions) -> list[tuple[PlannedRun, Job]]:
-    """The runs to (re)start, largest first, each with the `ssl train` command that continues it
-    and the jobs it waits for. A run that waits for a run this sweep will not train (failed and not
-    retried, or trained by another process) is left out: it could not start."""
+    """The runs to (re)start, longest chain first (`longest_chain_first`), each with the `ssl train`
+    command that continues it and the jobs it waits for. A run that waits for a run this sweep
+    will not train (failed and not retried, or trained by another process) is left out: it could
+    not start."""
     found = statuses(runs, running=False)
     needs = dependencies(runs)
     todo = {id(run) for run, status in zip(runs, found)
@@ -91,10 +92,11 @@ def plan_jobs(runs: Sequence[PlannedRun], options: RunOptions) -> list[tuple[Pla
         if not blocked:
             break
         todo -= blocked
-    planned = []
+    planned, waits = [], []
     for run, need in zip(runs, needs):
         if id(run) not in todo:
             continue
+        waits.append([n for n in need if id(n) in todo])
         paths, run_paths = SweepPaths(run.output), RunPaths(run.run_dir)
         if run_paths.config.is_file():
             mode: tuple[str, ...] = ("--resume",)
@@ -104,12 +106,30 @@ def plan_jobs(runs: Sequence[PlannedRun], options: RunOptions) -> list[tuple[Pla
             mode = ()
         args = (str(paths.config(run.key)), "-s", str(run.run_dir), *mode,
                 *(f"--include-package={p}" for p in options.include_packages))
-        after = tuple(str(n.run_dir) for n in need if id(n) in todo)
         job = Job(str(run.run_dir), args, str(Path.cwd()), str(paths.log(run.key)), options.threads,
-                  options.gpu_share, after=after)
-        planned.append((estimated_steps(run.validated), run, job))
-    planned.sort(key=lambda item: -item[0])  # stable: equal sizes keep the sweep files' order
-    return [(run, job) for _, run, job in planned]
+                  options.gpu_share, after=tuple(str(n.run_dir) for n in waits[-1]))
+        planned.append((run, job))
+    first = longest_chain_first([run for run, _ in planned], waits)
+    return sorted(planned, key=lambda item: first[id(item[0])])  # stable: ties keep the sweep files' order
+
+
+def longest_chain_first(runs: Sequence[PlannedRun], needs: Sequence[Sequence[PlannedRun]]) -> dict[int, int]:
+    """A sort key (by ``id`` of each run) that starts the runs heading the longest chains first: a
+    run's estimated steps plus those of the longest chain of runs that wait for it. Without
+    dependencies that is largest first (a long run started last decides the wall time); with
+    them, a search that others reuse starts before a larger run that nothing waits for."""
+    waiting_for: dict[int, list[PlannedRun]] = {id(run): [] for run in runs}
+    for run, need in zip(runs, needs):
+        for source in need:
+            waiting_for[id(source)].append(run)
+    chains: dict[int, int] = {}
+
+    def chain(run: PlannedRun) -> int:  # no circles: `dependencies` refuses them
+        if id(run) not in chains:
+            chains[id(run)] = estimated_steps(run.validated) + max(map(chain, waiting_for[id(run)]), default=0)
+        return chains[id(run)]
+
+    return {id(run): -chain(run) for run in runs}
 
 
 def run_sweep(runs: Sequence[PlannedRun], executor: Executor, options: RunOptions,
