@@ -131,7 +131,8 @@ def sweep_command(sweep_paths: tuple[Path, ...], ext_vars: tuple[str, ...], outp
     <output>/<name>/seed-<seed>; then print the `ssl compare` table of the sweep (one row per run name).
 
     Several sweep files share one pool of workers (a table each at the end). A run whose masks
-    come `from_run` a run of the sweeps starts once that run has finished.
+    come `from_run` a run of the sweeps starts once that run has finished (which therefore
+    counts as large as itself plus the runs waiting for it).
 
     Calling it again continues the sweep: finished runs are skipped, interrupted ones resumed
     (`ssl train --resume`), failed ones reported with their error and left alone unless
