@@ -164,9 +164,11 @@ def train(config_path: str | Path, run_dir: str | Path, *, overrides: Sequence[s
 
 
 def evaluate(run_dir: str | Path, data: str | Path, tasks: Sequence[str] | None = None, device: str | None = None,
-             include_packages: Sequence[str] = ()) -> dict[str, dict[str, float]]:
-    """``ssl evaluate RUN_DIR DATA``: each task's figures on ``data`` with its dev-best weights."""
-    return Tagger.from_run(run_dir, device=device, tasks=tasks, include_packages=include_packages).evaluate(data)
+             include_packages: Sequence[str] = (), verbose: bool = False) -> dict[str, dict[str, float]]:
+    """``ssl evaluate RUN_DIR DATA``: each task's figures on ``data`` with its dev-best weights;
+    ``verbose``: a progress bar on standard error, as `Tagger.evaluate`'s."""
+    tagger = Tagger.from_run(run_dir, device=device, tasks=tasks, include_packages=include_packages)
+    return tagger.evaluate(data, verbose=verbose)
 
 
 def compare(run_dirs: str | Path | Sequence[str | Path], *, names: Sequence[str] | None = None,

@@ -61,6 +61,9 @@ def test_verbose_shows_a_progress_bar_and_changes_nothing(trained: tuple[Path, d
     assert tagger.evaluate(corpus["test"], tasks=["ner"], verbose=True) == tagger.evaluate(corpus["test"],
                                                                                           tasks=["ner"])
     assert "evaluating ner" in capsys.readouterr().err
+    assert sparse_sharing.evaluate(run_dir, corpus["test"], tasks=["pos"], verbose=True) == tagger.evaluate(
+        corpus["test"], tasks=["pos"])
+    assert "evaluating pos" in capsys.readouterr().err
     result = run_ssl("predict", run_dir, corpus["test"])  # standard error is not a terminal here: no bar
     assert result.returncode == 0 and "sentences/s" not in result.stderr and "tagging" not in result.stderr
 

@@ -44,7 +44,8 @@ def jpath_option(command: Callable) -> Callable:
 def config_options(command: Callable) -> Callable:
     command = jpath_option(command)
     command = click.option("-o", "--overrides", multiple=True, metavar="OVERRIDE",
-                           help="A JSON object or key.path=value (repeatable); only existing keys can be set.")(command)
+                           help="A JSON object or key.path=value (repeatable): a key the config has or the schema "
+                           "accepts there; any other is an error.")(command)
     command = click.option("--ext-var", "ext_vars", multiple=True, metavar="NAME=VALUE",
                            help="Value for std.extVar(NAME) in the config (repeatable).")(command)
     return include_package_option(command)

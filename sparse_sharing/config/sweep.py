@@ -42,7 +42,7 @@ class SweepRunConfig(SweepStrict):
     config: str = Field(description="Experiment config (Jsonnet or JSON), relative to the sweep file.")
     overrides: dict[str, Any] | list[str] = Field(
         default_factory=dict, description="Changes to the experiment config, like `ssl train -o`: an object "
-        "merged key by key (only existing keys can be set), or a list of `-o` strings.")
+        "merged key by key (a key the config has or the schema accepts there), or a list of `-o` strings.")
     ext_vars: dict[str, str] = Field(default_factory=dict, description="Ext vars for this run's config, over the "
                                      "sweep's own.")
     seeds: list[int] | None = Field(None, min_length=1, description="Seeds of this run; none = the sweep's seeds.")
