@@ -114,6 +114,36 @@ class Comparison:
             return self.mean(row)
         return row.scores[task].mean if task in row.scores else None
 
+    def paired_delta(self, row: Row, task: str | None) -> Figure | None:
+        """Row minus baseline seed by seed, for a task (None: the mean over tasks): the mean, sample
+        std and number of the differences between the two rows' runs of one seed, over the seeds
+        both have. Where a seed moves the score the same way in both rows (a seed that is hard for
+        every strategy), its effect cancels in these differences, so their spread measures the
+        difference itself, which the rows' own spreads overstate. None without a baseline, for the
+        baseline itself, or where the rows share no seed."""
+        if self.baseline is None or row.name == self.baseline:
+            return None
+        base = next(r for r in self.rows if r.name == self.baseline)
+        ours, theirs = self._by_seed(row, task), self._by_seed(base, task)
+        differences = [ours[seed] - theirs[seed] for seed in sorted(ours.keys() & theirs.keys())]
+        if not differences:
+            return None
+        std = statistics.stdev(differences) if len(differences) > 1 else None
+        return Figure(statistics.fmean(differences), std, len(differences))
+
+    def _by_seed(self, row: Row, task: str | None) -> dict[int, float]:
+        """Seed -> the row's score of ``task`` at that seed (mean over its runs of the seed); with
+        None, the mean over tasks, for seeds that have every task."""
+        if task is not None:
+            values: dict[int, list[float]] = defaultdict(list)
+            for run in row.runs:
+                if task in run.test and run.config.get("seed") is not None:
+                    values[run.config["seed"]].append(run.test[task])
+            return {seed: statistics.fmean(scores) for seed, scores in values.items()}
+        per_task = [self._by_seed(row, t) for t in self.tasks]
+        seeds = set.intersection(*(set(scores) for scores in per_task)) if per_task else set()
+        return {seed: statistics.fmean(scores[seed] for scores in per_task) for seed in seeds}
+
 
 HOW_TO_READ = ("Test scores (%) at each task's dev-best epoch, mean ± sample std over runs; "
                "mean over tasks only for rows with every task.")
@@ -323,8 +353,26 @@ def _notes(comparison: Comparison) -> list[str]:
         notes.append(f"Every run as it stood after {comparison.epochs} epoch(s): dev-best among those evaluations.")
     if comparison.baseline is not None:
         notes.append(f"Δ: difference from row '{comparison.baseline}'.")
+        notes += paired_lines(comparison)
     notes += ["Rows:", *(f"  {row.name}: {', '.join(str(run.path) for run in row.runs)}" for row in comparison.rows)]
     return notes + skipped_lines(comparison)
+
+
+def paired_lines(comparison: Comparison) -> list[str]:
+    """Each row's `Comparison.paired_delta` per column, shown where some row has two seeds or more in
+    common with the baseline (with one, there is no spread to show)."""
+    figures = {row.name: {column: comparison.paired_delta(row, column) for column in _columns(comparison)}
+               for row in comparison.rows if row.name != comparison.baseline}
+    if not any(f is not None and f.n > 1 for columns in figures.values() for f in columns.values()):
+        return []
+    lines = [f"Δ paired by seed: row minus '{comparison.baseline}' between runs of one seed, mean ± sample std "
+             "over the seeds both rows have (how many, in brackets):"]
+    for name, columns in figures.items():
+        cells = [f"{column or 'mean'} {_signed(f.mean)}" + ("" if f.std is None else f" ± {f.std:.2f}") + f" ({f.n})"
+                 for column, f in columns.items() if f is not None]
+        if cells:
+            lines.append(f"  {name}: {', '.join(cells)}")
+    return lines
 
 
 def skipped_lines(comparison: Comparison) -> list[str]:
@@ -335,11 +383,15 @@ def skipped_lines(comparison: Comparison) -> list[str]:
 
 
 def to_csv(comparison: Comparison) -> str:
-    """One line a row, numbers unrounded, empty where there is no figure; skipped runs are not in it."""
+    """One line a row, numbers unrounded, empty where there is no figure; skipped runs are not in it.
+    The paired differences (`Comparison.paired_delta`) come last, so the earlier columns keep their
+    places."""
     header = ["row", "runs", "run_dirs"]
     for task in comparison.tasks:
         header += [task, f"{task}_std", f"{task}_n", f"{task}_delta"]
     header += ["mean", "mean_delta", "params_paper", "params_total"]
+    for column in (*comparison.tasks, "mean"):
+        header += [f"{column}_paired_delta", f"{column}_paired_std", f"{column}_paired_n"]
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(header)
@@ -349,6 +401,9 @@ def to_csv(comparison: Comparison) -> str:
             figure = row.scores.get(task)
             cells += ([figure.mean, figure.std, figure.n] if figure else [None] * 3) + [comparison.delta(row, task)]
         cells += [comparison.mean(row), comparison.delta(row, None), row.parameters["paper"], row.parameters["total"]]
+        for column in _columns(comparison):
+            paired = comparison.paired_delta(row, column)
+            cells += [paired.mean, paired.std, paired.n] if paired else [None] * 3
         writer.writerow(["" if cell is None else cell for cell in cells])
     return stream.getvalue()
 
@@ -405,13 +460,19 @@ def to_json(comparison: Comparison) -> dict[str, Any]:
                 "name": row.name,
                 "runs": [str(run.path) for run in row.runs],
                 "tasks": {task: {"mean": figure.mean, "std": figure.std, "n": figure.n,
-                                 "delta": comparison.delta(row, task)}
+                                 "delta": comparison.delta(row, task),
+                                 "paired_delta": _figure_json(comparison.paired_delta(row, task))}
                           for task, figure in row.scores.items()},
                 "mean": comparison.mean(row),
                 "mean_delta": comparison.delta(row, None),
+                "mean_paired_delta": _figure_json(comparison.paired_delta(row, None)),
                 "parameters": row.parameters,
             }
             for row in comparison.rows
         ],
         "skipped": [{"path": str(s.path), "reason": s.reason} for s in comparison.skipped],
     }
+
+
+def _figure_json(figure: Figure | None) -> dict[str, Any] | None:
+    return None if figure is None else {"mean": figure.mean, "std": figure.std, "n": figure.n}

@@ -152,6 +152,43 @@ def test_baseline_difference(single_runs: list[Path], hard_seeds: list[Path]) ->
     assert "Δ: difference from row 'single'" in result.stdout
 
 
+def test_paired_difference_by_seed(tmp_path: Path) -> None:
+    """Seed 3 is hard for both rows: the rows' spreads are large, their seed-by-seed difference is not."""
+    single = [write_run(tmp_path, f"single-{task}-{seed}", {task: score}, strategy="single", seed=seed,
+                        train_tasks=[task])
+              for task, scores in {"ner": [77.0, 78.0, 70.0], "pos": [95.0, 95.2, 95.1]}.items()
+              for seed, score in zip((1, 2, 3), scores)]
+    sparse = [write_run(tmp_path, f"sparse-{seed}", {"ner": ner, "pos": pos}, strategy="sparse", seed=seed)
+              for seed, ner, pos in [(1, 76.0, 95.0), (2, 76.5, 95.0), (3, 69.5, 95.3), (4, 80.0, 95.0)]]
+    extra_seed_3 = write_run(tmp_path, "sparse-3b", {"ner": 68.5, "pos": 95.3}, strategy="sparse", seed=3)
+    comparison = compare([*single, *sparse, extra_seed_3], baseline="single")
+    base, row = comparison.rows
+    ner = [76.0 - 77.0, 76.5 - 78.0, (69.5 + 68.5) / 2 - 70.0]  # seed 4 has no baseline run; seed 3 twice: mean
+    paired = comparison.paired_delta(row, "ner")
+    assert (paired.mean, paired.std, paired.n) == (pytest.approx(statistics.fmean(ner)),
+                                                   pytest.approx(statistics.stdev(ner)), 3)
+    assert paired.std < row.scores["ner"].std and paired.std < base.scores["ner"].std
+    pos = [0.0, -0.2, 0.2]
+    means = [(n + p) / 2 for n, p in zip(ner, pos)]
+    assert comparison.paired_delta(row, "pos").mean == pytest.approx(0.0)
+    assert comparison.paired_delta(row, None).mean == pytest.approx(statistics.fmean(means))
+    assert comparison.paired_delta(row, None).std == pytest.approx(statistics.stdev(means))
+    assert comparison.paired_delta(base, "ner") is None
+    assert compare([*single, *sparse]).paired_delta(row, "ner") is None  # no baseline
+
+    result = invoke(*single, *sparse, extra_seed_3, "--baseline", "single")
+    assert result.exit_code == 0, result.output
+    assert (f"  sparse: ner {statistics.fmean(ner):+.2f} ± {statistics.stdev(ner):.2f} (3), pos +0.00 ± 0.20 (3), "
+            f"mean {statistics.fmean(means):+.2f} ± {statistics.stdev(means):.2f} (3)") in result.stdout
+    rows = {r["row"]: r for r in csv.DictReader(io.StringIO(invoke(*single, *sparse, extra_seed_3, "--format", "csv",
+                                                                   "--baseline", "single").stdout))}
+    assert float(rows["sparse"]["ner_paired_delta"]) == pytest.approx(statistics.fmean(ner))
+    assert rows["sparse"]["ner_paired_n"] == "3" and rows["single"]["ner_paired_delta"] == ""
+    assert list(rows["sparse"])[-3:] == ["mean_paired_delta", "mean_paired_std", "mean_paired_n"]
+    # no row with two seeds in common: no paired lines
+    assert "Δ paired by seed" not in invoke(*single, sparse[0], "--baseline", "single").stdout
+
+
 def test_unfinished_and_missing_runs_are_reported_not_dropped(tmp_path: Path, hard_seeds: list[Path]) -> None:
     unfinished = write_run(tmp_path, "sparse", {"pos": 90.0}, strategy="sparse", finished=False, epochs=3,
                            num_epochs=40)
@@ -226,8 +263,11 @@ def test_json_output(single_runs: list[Path], hard_seeds: list[Path]) -> None:
     hard, single = data["rows"]
     assert hard["name"] == "hard" and hard["runs"] == [str(path) for path in hard_seeds]
     assert hard["tasks"]["chunk"] == {"mean": pytest.approx(91.0), "std": pytest.approx(1.0), "n": 3,
-                                      "delta": pytest.approx(1.0)}
-    assert single["tasks"]["ner"] == {"mean": 89.0, "std": None, "n": 1, "delta": 0.0}
+                                      "delta": pytest.approx(1.0),  # seed 1 alone in common with single:
+                                      "paired_delta": {"mean": 0.0, "std": None, "n": 1}}  # 90.0 - 90.0
+    assert hard["mean_paired_delta"] == {"mean": pytest.approx((0.2 + 0.0 - 0.5) / 3), "std": None, "n": 1}
+    assert single["tasks"]["ner"] == {"mean": 89.0, "std": None, "n": 1, "delta": 0.0, "paired_delta": None}
+    assert single["mean_paired_delta"] is None
     assert single["parameters"] == {"paper": 3 * TRUNK, "total": 3 * TOTAL}
     assert single["mean"] == pytest.approx(274.0 / 3) and single["mean_delta"] == 0.0
     assert data["skipped"] == []
