@@ -13,7 +13,8 @@ from sparse_sharing.cli.common import error_boundary
 @click.command("compare")
 @click.argument("run_dirs", metavar="RUN_DIR...", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--baseline", metavar="NAME",
-              help="Also show each row's difference from the row named NAME (e.g. single).")
+              help="Also show each row's difference from the row named NAME (e.g. single), and the same "
+                   "difference paired by seed: mean ± sample std of the differences between runs of one seed.")
 @click.option("--name", "names", multiple=True, metavar="NAME",
               help="Name the row of each RUN_DIR, once per RUN_DIR in order (repeatable); runs given the same "
                    "name form one row. Replaces the automatic naming and grouping.")
