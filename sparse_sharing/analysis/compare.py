@@ -100,11 +100,15 @@ class Comparison:
             return None
         return statistics.fmean(row.scores[task].mean for task in self.tasks)
 
+    def baseline_row(self) -> Row | None:
+        """The row named by ``baseline`` (`compare` checks that it exists); None without one."""
+        return next((r for r in self.rows if r.name == self.baseline), None)
+
     def delta(self, row: Row, task: str | None) -> float | None:
         """Row minus baseline for a task (None: the mean over tasks); None where either is missing."""
-        if self.baseline is None:
+        base = self.baseline_row()
+        if base is None:
             return None
-        base = next(r for r in self.rows if r.name == self.baseline)
         ours, theirs = (self.value(r, task) for r in (row, base))
         return None if ours is None or theirs is None else ours - theirs
 
@@ -121,9 +125,9 @@ class Comparison:
         every strategy), its effect cancels in these differences, so their spread measures the
         difference itself, which the rows' own spreads overstate. None without a baseline, for the
         baseline itself, or where the rows share no seed."""
-        if self.baseline is None or row.name == self.baseline:
+        base = self.baseline_row()
+        if base is None or row.name == base.name:
             return None
-        base = next(r for r in self.rows if r.name == self.baseline)
         ours, theirs = self._by_seed(row, task), self._by_seed(base, task)
         differences = [ours[seed] - theirs[seed] for seed in sorted(ours.keys() & theirs.keys())]
         if not differences:
