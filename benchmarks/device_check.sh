@@ -28,19 +28,19 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 
 if [[ $mode == fetch ]]; then
   cd "$here" || exit 2
-  pins=$(python - <<'EOF'
+  versions=$(python - <<'EOF'
 from importlib.metadata import version
-print(" ".join(f"{name}=={version(name)}" for name in
-               ("pydantic", "pydantic-core", "annotated-types", "typing-inspection", "jsonnet")))
+names = ("pydantic", "pydantic-core", "annotated-types", "typing-inspection", "jsonnet", "seqeval")
+print(" ".join(f"{name}=={version(name)}" for name in names))
 EOF
   ) || { echo "fetch: run it with the environment that has sparse-sharing installed" >&2; exit 2; }
   rm -rf .whl && mkdir .whl || exit 2
   # shellcheck disable=SC2086  # one argument per pin
   python -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_24_x86_64 --platform manylinux_2_17_x86_64 \
-    --platform manylinux2014_x86_64 -d .whl $pins || exit 1
+    --platform manylinux2014_x86_64 -d .whl ${versions% seqeval==*} || exit 1
   # seqeval publishes only a source archive: build its (pure Python) wheel here
-  python -m pip wheel -q --no-deps -w .whl "seqeval==$(python -c 'from importlib.metadata import version; print(version("seqeval"))')" || exit 1
+  python -m pip wheel -q --no-deps -w .whl "seqeval==${versions##*seqeval==}" || exit 1
   ls .whl
   exit 0
 fi
@@ -81,6 +81,7 @@ $py -c 'import sys, torch; print("python", sys.version.split()[0], "torch", torc
 $py -c 'import sparse_sharing, pydantic, _jsonnet, seqeval' 2>&1 | tee -a "$log" || { say "imports failed"; exit 1; }
 
 status=0
+seconds=0  # the last check's wall seconds
 check() {  # check NAME LIMIT COMMAND...: run under a time limit into OUT_DIR/NAME.log, say how it ended
   local name=$1 limit=$2 start rc
   shift 2
@@ -88,8 +89,9 @@ check() {  # check NAME LIMIT COMMAND...: run under a time limit into OUT_DIR/NA
   start=$(date +%s)
   timeout "$limit" "$@" > "$out/$name.log" 2>&1
   rc=$?
+  seconds=$(( $(date +%s) - start ))
   cat "$out/$name.log" >> "$log"
-  say "$name: exit $rc after $(( $(date +%s) - start )) s$([[ $rc == 124 ]] && echo " (stopped at its ${limit} s limit)")"
+  say "$name: exit $rc after $seconds s$([[ $rc == 124 ]] && echo " (stopped at its ${limit} s limit)")"
   [[ $rc == 0 ]] || status=1
   return "$rc"
 }
@@ -97,10 +99,9 @@ check() {  # check NAME LIMIT COMMAND...: run under a time limit into OUT_DIR/NA
 check side_by_side "$bench_limit" $py benchmarks/side_by_side.py --threads 1 --device "$device" --json "${bench[@]}"
 
 work=$(mktemp -d)
-start=$(date +%s)
 if check quickstart "$quick_limit" $py -m sparse_sharing train experiments/quickstart_sparse.jsonnet \
     -s "$work/quickstart" --device "$device" "${quick[@]}"; then
-  $py - "$work/quickstart/metrics.json" "$(( $(date +%s) - start ))" "$device" > "$out/quickstart.json" <<'EOF'
+  $py - "$work/quickstart/metrics.json" "$seconds" "$device" > "$out/quickstart.json" <<'EOF'
 import json, sys
 print(json.dumps({"device": sys.argv[3], "wall_seconds": int(sys.argv[2]),
                   "metrics": json.load(open(sys.argv[1], encoding="utf-8"))}, indent=1))
@@ -112,9 +113,8 @@ cat > "$work/toy_sweep.jsonnet" <<EOF
 { output: '$work/sweep', seeds: [1, 2, 3, 4],
   runs: [{ name: 'quickstart', config: '$here/experiments/quickstart.jsonnet' }] }
 EOF
-start=$(date +%s)
 check sweep "$sweep_limit" $py -m sparse_sharing sweep "$work/toy_sweep.jsonnet" "${sweep_args[@]}"
-echo "wall seconds: $(( $(date +%s) - start ))" >> "$out/sweep.log"
+echo "wall seconds: $seconds" >> "$out/sweep.log"
 
 rm -rf "$work"
 say "done; exit $status"
