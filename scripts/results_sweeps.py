@@ -173,6 +173,9 @@ def main() -> int:
     parser.add_argument("--status", action="store_true",
                         help="print each sweep's runs and their states (`ssl sweep FILE --status`); run nothing")
     args = parser.parse_args()
+    if shutil.which(args.ssl) is None:  # else every lane would die on a FileNotFoundError traceback
+        parser.error(f"no command {args.ssl!r} found: activate the environment sparse-sharing is installed in, "
+                     f"or name the command with --ssl")
     if args.status:
         statuses = []
         for sweep in SWEEPS:

@@ -135,6 +135,15 @@ def test_status_asks_every_sweep_and_runs_nothing(tmp_path: Path) -> None:
     assert all(call.endswith(" --status") for call in calls)
 
 
+def test_a_missing_ssl_command_is_one_message_and_exit_2(tmp_path: Path) -> None:
+    for extra in ([], ["--status"]):
+        done = subprocess.run([sys.executable, str(SCRIPT), "--ssl", str(tmp_path / "no-ssl"), *extra],
+                              cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert "no command" in done.stderr and "--ssl" in done.stderr
+        assert not (tmp_path / "runs").exists()
+
+
 def test_sigterm_stops_the_running_sweeps_and_exits_130(tmp_path: Path) -> None:
     job = subprocess.Popen([sys.executable, str(SCRIPT), "--ssl", str(fake_ssl(tmp_path, 60))],
                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
