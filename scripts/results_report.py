@@ -118,12 +118,10 @@ def run_line(run: Path, notes: dict[str, str]) -> list[str]:
         state = f"not finished: epoch {done} of {planned}"  # running, stopped or lost: its note says which
     best = ", ".join(f"{t} {b['epoch']}" for t, b in sorted(metrics.get("tasks", {}).items()))
     wall = metrics.get("wall_seconds", {})
-    masks = metrics.get("masks", {})
-    search = masks.get("search_seconds") or {}
-    search_time = sum(v for v in search.values() if v) + (masks.get("warmup_seconds") or 0) if search else None
+    search = REUSED if reuses_masks(run) else hours(search_seconds(metrics))
     name = run.relative_to("results").as_posix()
     return [name, state, f"{done}/{planned}" if metrics else "", best, hours(metrics.get("training_seconds")),
-            hours(wall.get("evaluation")), hours(search_time), commits(metrics), notes.get(name, "")]
+            hours(wall.get("evaluation")), search, commits(metrics), notes.get(name, "")]
 
 
 def run_list(results: Path) -> str:
@@ -134,7 +132,8 @@ def run_list(results: Path) -> str:
              "or lost, and its note says which). Wall time is h:mm: *training* is the",
              "joint training loop including its evaluations on dev and test (*of which evaluating* beside",
              "it), *search* the multi-task warm-up plus every task's mask search, summed over tasks even",
-             "where they ran in parallel. *Commit* lists every commit a run trained with (a resumed run",
+             "where they ran in parallel; *reused* where the run took another run's masks (`from_run`) and",
+             "searched nothing itself. *Commit* lists every commit a run trained with (a resumed run",
              "may have several).", ""]
     header = ["run", "state", "epochs", "dev-best epoch", "training", "of which evaluating", "search", "commit",
               "note"]
@@ -154,6 +153,15 @@ def mean_of(values: list[float | None]) -> float | None:
     return statistics.fmean(values) if values else None
 
 
+REUSED = "reused"
+
+
+def reuses_masks(run: Path) -> bool:
+    """Whether the run took another run's masks: its metrics.json then repeats that run's search cost,
+    which this run did not pay."""
+    return read_json(run / "config.json").get("masks", {}).get("type") == "from_run"
+
+
 def search_seconds(metrics: dict[str, Any]) -> float | None:
     """The warm-up plus every task's mask search (summed over tasks, as results/README.md counts)."""
     masks = metrics.get("masks", {})
@@ -171,15 +179,19 @@ def cost_lines(comparison: Comparison) -> list[str]:
     """Each row's epochs and wall time (mean over its runs), and for masked rows what finding the
     masks cost: warm-up plus search, in training steps and wall time."""
     lines = ["Each row's epochs and wall time (h:mm, mean over its runs; search: the warm-up plus every "
-             "task's mask search, in training steps and time, summed over tasks):", "",
+             "task's mask search, in training steps and time, summed over tasks; *reused*: the masks of "
+             "another run, no search of its own):", "",
              "| row | runs | epochs | training | search steps | search |", "|---|---:|---:|---:|---:|---:|"]
     for row in comparison.rows:
         metrics = [read_json(run.path / "metrics.json") for run in row.runs]
+        searched = [m for run, m in zip(row.runs, metrics) if not reuses_masks(run.path)]
         epochs = mean_of([m.get("epochs_completed") for m in metrics])
-        steps = mean_of([search_steps(m) for m in metrics])
+        steps = mean_of([search_steps(m) for m in searched])
+        search = [f"{steps:,.0f}" if steps is not None else "", hours(mean_of([search_seconds(m) for m in searched]))]
+        if not searched:
+            search = [REUSED, REUSED]
         lines.append(f"| {row.name} | {len(row.runs)} | {epochs:.0f} | "
-                     f"{hours(mean_of([m.get('training_seconds') for m in metrics]))} | "
-                     f"{'' if steps is None else f'{steps:,.0f}'} | {hours(mean_of([search_seconds(m) for m in metrics]))} |")
+                     f"{hours(mean_of([m.get('training_seconds') for m in metrics]))} | {search[0]} | {search[1]} |")
     return [*lines, ""]
 
 

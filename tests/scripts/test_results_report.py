@@ -3,6 +3,7 @@ scripts/results_report.py makes from results/: a committed run without its regen
 hand edit of a generated table, fails here."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -25,9 +26,16 @@ def fake_checkout(root: Path) -> Path:
               "negative_transfer/single/seed-1": "single/seed-3", "negative_transfer/hard/seed-1": "hard/seed-1",
               "negative_transfer/sparse/seed-1": "sparse/seed-1",
               "ablations/gradual/seed-1": "hard/seed-2", "exp3/hard/seed-1": "hard/seed-1",
-              "budget100/hard/seed-3": "hard/seed-1"}
+              "budget100/hard/seed-3": "hard/seed-1", "exp1/single_subnet/seed-1": "hard/seed-3"}
     for target, origin in layout.items():
         shutil.copytree(source / origin, root / "results" / target)
+    # A run on another run's masks: its metrics.json repeats that run's search cost, which it did not pay.
+    reused = root / "results" / "exp1" / "single_subnet" / "seed-1"
+    config = json.loads((reused / "config.json").read_text(encoding="utf-8"))
+    (reused / "config.json").write_text(json.dumps({**config, "masks": {"type": "from_run", "path": "runs/exp1/sparse/seed-1"}}))
+    metrics = json.loads((reused / "metrics.json").read_text(encoding="utf-8"))
+    masks = {"search_steps": {"chunk": 10}, "search_seconds": {"chunk": 3600.0}, "warmup_steps": 5, "warmup_seconds": 60.0}
+    (reused / "metrics.json").write_text(json.dumps({**metrics, "masks": masks}))
     (root / "README.md").write_text("# x\n\n<!-- results:begin -->\n<!-- results:end -->\n\nend\n", encoding="utf-8")
     return root
 
@@ -47,6 +55,7 @@ def test_every_experiment_gets_its_tables(tmp_path: Path) -> None:
     # The budget check compares the same runs at 50 epochs and at their whole length.
     assert "ssl compare results/budget100/*/* --epochs 50`" in readme and "ssl compare results/budget100/*/*`" in readme
     assert "| hard | 1 | 50 |" in readme  # its epochs and wall time
+    assert "| hard (single_subnet) | 1 | 50 | 1:32 | reused | reused |" in readme  # not the search it took its masks from
     # Where we are above or below the paper, per row the paper has (ablations: under the paper's row names),
     # from the same runs as the table: hard seeds 1-2 score 90.19 / 88.82 / 94.69 against 90.92 / 88.68 / 95.34.
     assert readme.count("Ours minus the paper's") == 2
@@ -57,5 +66,6 @@ def test_every_experiment_gets_its_tables(tmp_path: Path) -> None:
     assert "| sparse | 1 | 39.81 | 12.59 | 22.39 | 0.257 |" in negative_transfer and "*paper*" not in negative_transfer
     run_list = (root / "results" / "README.md").read_text(encoding="utf-8")
     assert "## exp3" in run_list and "| exp3/hard/seed-1 | finished | 50/50 |" in run_list
+    assert "| exp1/single_subnet/seed-1 | finished | 50/50 | chunk 48, ner 43, pos 48 | 1:32 | 0:10 | reused |" in run_list
     check = subprocess.run([sys.executable, str(SCRIPT), "--root", str(root), "--check"], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
