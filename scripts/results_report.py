@@ -186,10 +186,10 @@ def cost_lines(comparison: Comparison) -> list[str]:
         metrics = [read_json(run.path / "metrics.json") for run in row.runs]
         searched = [m for run, m in zip(row.runs, metrics) if not reuses_masks(run.path)]
         epochs = mean_of([m.get("epochs_completed") for m in metrics])
-        steps = mean_of([search_steps(m) for m in searched])
-        search = [f"{steps:,.0f}" if steps is not None else "", hours(mean_of([search_seconds(m) for m in searched]))]
-        if not searched:
-            search = [REUSED, REUSED]
+        search = (REUSED, REUSED)
+        if searched:
+            steps = mean_of([search_steps(m) for m in searched])
+            search = (f"{steps:,.0f}" if steps is not None else "", hours(mean_of([search_seconds(m) for m in searched])))
         lines.append(f"| {row.name} | {len(row.runs)} | {epochs:.0f} | "
                      f"{hours(mean_of([m.get('training_seconds') for m in metrics]))} | {search[0]} | {search[1]} |")
     return [*lines, ""]
