@@ -92,6 +92,10 @@ class RunPaths:
         """The prunable weights after the `one_shot` source's dense training of the task."""
         return self.task_search(task).root / "dense.pt"
 
+    def dense_record(self, task: str) -> Path:
+        """The `one_shot` source's dense training of the task: its steps and seconds."""
+        return self.task_search(task).root / "dense.json"
+
     def round_masks(self, task: str, k: int) -> Path:
         """Candidate (round) k's mask; for a `search`, also the mask its pruning produced."""
         return self.task_search(task).root / f"round_{k:02d}.pt"

@@ -49,6 +49,7 @@ class CandidateRecord(TypedDict):
     steps: int  # training steps it took
     seconds: float
     dense_steps: NotRequired[int]  # one_shot: the dense training every candidate shares
+    dense_seconds: NotRequired[float | None]  # one_shot: its time (None: trained before 0.2.0 recorded it)
 
 
 def dev_score(scores: TaskScores) -> float:

@@ -26,7 +26,7 @@ import torch
 
 from sparse_sharing.components.callbacks.tensorboard import write_search_rounds
 from sparse_sharing.components.data.vocabulary import Vocabulary
-from sparse_sharing.components.masks.candidates import REDO_STAGE
+from sparse_sharing.components.masks.candidates import REDO_STAGE, recorded_search_seconds
 from sparse_sharing.components.masks.mask_set import MaskSet, all_kept, read_mask_report
 from sparse_sharing.components.masks.source import Mask, MaskSource, TrainedMask
 from sparse_sharing.config.schema import validate_experiment
@@ -279,15 +279,14 @@ def restore_trainer(trainer: Trainer, checkpoint: Path) -> None:
 
 
 def search_cost(reports: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Per task the source, its training steps (``search_steps``) and the seconds its candidates took
-    (``search_seconds``: their sum, whether or not tasks ran in parallel), and the shared warm-up's
-    steps and seconds, as the mask reports record them (None where a report predates them), so
-    masks taken `from_run` report what they cost there."""
+    """Per task the source, its training steps (``search_steps``) and wall time (``search_seconds``,
+    each source's own count: ``recorded_search_seconds``), and the shared warm-up's steps and seconds,
+    as the mask reports record them (None where a report predates them), so masks taken `from_run`
+    report what they cost there."""
     first = next(iter(reports.values()))
     return {"source": {t: r.get("source") for t, r in reports.items()},
             "search_steps": {t: r.get("search_steps") for t, r in reports.items()},
-            "search_seconds": {t: round(sum(c.get("seconds", 0.0) for c in r["rounds"]), 1) if r.get("rounds")
-                               else None for t, r in reports.items()},
+            "search_seconds": {t: recorded_search_seconds(r) for t, r in reports.items()},
             "warmup_steps": first.get("warmup_steps"), "warmup_seconds": first.get("warmup_seconds")}
 
 

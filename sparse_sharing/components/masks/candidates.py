@@ -9,8 +9,12 @@ stage with its own files, named in ``sparse_sharing.paths``:
 
 so ``ssl masks``, ``--resume`` and joint training do not care which source made a mask, and one
 selection rule (``masks.selection``: best dev, ties to the sparser) picks among them for all.
-Each report records what the search cost: ``search_steps`` (training steps spent on the task)
-and ``warmup_steps`` (the multi-task warm-up every task shares), repeated in metrics.json.
+Each report records what the search cost: ``search_steps`` (training steps spent on the task),
+``search_seconds`` (its wall time) and ``warmup_steps`` (the multi-task warm-up every task
+shares), repeated in metrics.json. Each source counts its own cost, because its candidates relate
+differently to the work: IMP's rounds are trainings of their own (summed), gradual pruning's
+candidates are moments of one run (the last one counts), one-shot's retrainings share a dense run
+(added once).
 """
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ from sparse_sharing.components.pruners.pruners import MagnitudePruner, Magnitude
 from sparse_sharing.errors import RunDirError
 from sparse_sharing.files import first_line, load_torch, save_torch, write_json
 from sparse_sharing.paths import RunPaths
-from sparse_sharing.registry import SELECTIONS, ComponentConfig, Nested
+from sparse_sharing.registry import MASK_SOURCES, SELECTIONS, ComponentConfig, Nested
 
 logger = logging.getLogger(__name__)
 
@@ -114,14 +118,41 @@ class CandidateSource(MaskSource):
         """Training steps the task's search spent (each candidate trained on its own by default)."""
         return sum(r["steps"] for r in records)
 
+    @staticmethod
+    def search_seconds(records: list[CandidateRecord]) -> float:
+        """Wall time of the task's search, from its candidates' records (each trained on its own by
+        default: their seconds summed). A function of the records alone, so a report written before
+        reports recorded it can be costed from its rounds (``recorded_search_seconds``)."""
+        return round(sum(r["seconds"] for r in records), 1)
+
     def find(self, task: str, context: MaskContext) -> tuple[Mask, dict[str, Any]]:
         records = self.candidates(task, context)
         best = self.selection.choose(records)
         chosen = read_candidate(context.paths.round_masks(task, best["round"]), context.mask_shapes())["mask"]
         return chosen, {"round": best["round"], "dev_score": best["dev_score"], "source": self.config.type,
                         "selection": self.config.selection.model_dump(), "rounds": records,
-                        "search_steps": self.search_steps(records), "warmup_steps": self.config.warmup_steps,
-                        "search": self.config.model_dump()}
+                        "search_steps": self.search_steps(records), "search_seconds": self.search_seconds(records),
+                        "warmup_steps": self.config.warmup_steps, "search": self.config.model_dump()}
+
+
+def recorded_search_seconds(report: dict[str, Any]) -> float | None:
+    """A mask report's ``search_seconds``; None where it has no rounds. Reports written before 0.2.0
+    have none: they are costed from their rounds by the ``search_seconds`` of the registered
+    ``CandidateSource`` named in them, by summing the rounds' seconds for any other source (as 0.1
+    did for all), or not at all (None) where the rounds lack seconds."""
+    if "search_seconds" in report:
+        return report["search_seconds"]
+    rounds = report.get("rounds")
+    if not rounds:
+        return None
+    source = report.get("source")
+    factory = MASK_SOURCES.get(source).factory if source in MASK_SOURCES.names() else None
+    known = isinstance(factory, type) and issubclass(factory, CandidateSource)
+    cost = factory.search_seconds if known else CandidateSource.search_seconds
+    try:
+        return cost(rounds)
+    except (KeyError, TypeError):  # rounds without seconds; a plugin's search_seconds that needs its instance
+        return None
 
 
 def candidate_seed(seed: int, task: str, k: int) -> int:

@@ -173,3 +173,8 @@ class GradualMagnitudePruning(CandidateSource):
     def search_steps(self, records: list[CandidateRecord]) -> int:
         """The one run's steps: every candidate is a moment of it, not a training of its own."""
         return max(r["steps"] for r in records)
+
+    @staticmethod
+    def search_seconds(records: list[CandidateRecord]) -> float:
+        """The one run's time: each candidate's seconds count from the run's start, so the last one's."""
+        return max(r["seconds"] for r in records)

@@ -3,12 +3,16 @@
 Per task: train the dense network for ``train_steps`` from the rewind point, prune the trained
 weights once to each configured kept fraction by magnitude, and retrain each candidate for
 ``retrain_steps`` from the rewind point before scoring it on dev. Each stage (the dense training,
-``mask_search/<task>/dense.pt``; each candidate) is skipped on resume once its file exists.
+``mask_search/<task>/dense.pt``; each candidate) is skipped on resume once its file exists. The
+dense training's steps and seconds go to ``dense.json`` first, so the search's cost counts it
+even when a later session finishes the candidates.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -27,7 +31,7 @@ from sparse_sharing.components.masks.candidates import (
 from sparse_sharing.components.masks.mask_set import all_kept
 from sparse_sharing.components.masks.source import MaskContext
 from sparse_sharing.components.records import CandidateRecord
-from sparse_sharing.files import load_torch, save_torch
+from sparse_sharing.files import load_torch, save_torch, write_json
 from sparse_sharing.registry import MASK_SOURCES
 
 logger = logging.getLogger(__name__)
@@ -72,8 +76,11 @@ class OneShotPruning(CandidateSource):
         dense = all_kept(context.mask_shapes())
         dense_path = paths.dense_weights(task)
         if not dense_path.is_file():
+            started = time.monotonic()
             trained = context.train(task, dense, config.dense_steps(batches), candidate_seed(context.seed, task, 0),
                                     stage=f"one-shot {task} dense training")
+            write_json(paths.dense_record(task), {"steps": trained.steps,
+                                                  "seconds": round(time.monotonic() - started, 1)})
             save_torch(dense_path, trained.weights)
             logger.info("one-shot %s: dense training done", task)
         weights = load_torch(dense_path, "dense weights", advice=REDO_STAGE)
@@ -91,9 +98,24 @@ class OneShotPruning(CandidateSource):
                                     candidate_seed(context.seed, task, k + 1), stage=stage)
             records.append(save_candidate(paths, task, k, {"mask": mask}, trained.dev_score, trained.steps, started,
                                           last=last))
-        dense_steps = config.dense_steps(batches)
-        return [{**record, "dense_steps": dense_steps} for record in records]
+        dense_steps, dense_seconds = config.dense_steps(batches), recorded_dense_seconds(paths.dense_record(task))
+        return [{**record, "dense_steps": dense_steps, "dense_seconds": dense_seconds} for record in records]
 
     def search_steps(self, records: list[CandidateRecord]) -> int:
         """The dense training and every retraining."""
         return records[0]["dense_steps"] + sum(r["steps"] for r in records)
+
+    @staticmethod
+    def search_seconds(records: list[CandidateRecord]) -> float:
+        """The dense training and every retraining; where the dense training's time was not recorded
+        (before 0.2.0), the retrainings alone."""
+        return round((records[0].get("dense_seconds") or 0.0) + sum(r["seconds"] for r in records), 1)
+
+
+def recorded_dense_seconds(path: Path) -> float | None:
+    """The dense training's seconds from ``dense.json``; None where it is missing or unreadable (it is
+    a figure of the cost only, so training goes on)."""
+    try:
+        return float(json.loads(path.read_text(encoding="utf-8"))["seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

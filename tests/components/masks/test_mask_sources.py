@@ -11,9 +11,14 @@ import torch
 
 from conftest import run_ssl, write_tiny_config, write_tiny_corpus
 from sparse_sharing.errors import ConfigError
-from sparse_sharing.components.masks.candidates import prune_to
-from sparse_sharing.components.masks.gradual import GradualConfig, cubic_kept_fraction, gradual_targets
-from sparse_sharing.components.masks.one_shot import OneShotConfig
+from sparse_sharing.components.masks.candidates import CandidateSource, prune_to, recorded_search_seconds
+from sparse_sharing.components.masks.gradual import (
+    GradualConfig,
+    GradualMagnitudePruning,
+    cubic_kept_fraction,
+    gradual_targets,
+)
+from sparse_sharing.components.masks.one_shot import OneShotConfig, OneShotPruning
 from sparse_sharing.components.masks.selection import FixedRoundConfig
 
 TASKS = ("pos", "chunk", "ner")
@@ -76,6 +81,33 @@ def test_a_fixed_round_must_be_a_candidate() -> None:
         OneShotConfig(**{**ONE_SHOT, "selection": FixedRoundConfig(type="round", round=3)})
 
 
+# ------------------------------------------------------------------- search cost
+def rounds(seconds: list[float], **extra: object) -> list[dict]:
+    return [{"task": "ner", "round": k, "kept_fraction": 0.5, "dev_score": 1.0, "steps": 10 * (k + 1),
+             "seconds": s, **extra} for k, s in enumerate(seconds)]
+
+
+def test_each_source_counts_its_own_search_time() -> None:
+    # IMP: every round trains on its own. Gradual: the candidates are moments of one run, each
+    # timed from its start. One-shot: the retrainings plus the dense run they share.
+    assert CandidateSource.search_seconds(rounds([40.0, 41.5, 39.0])) == 120.5
+    assert GradualMagnitudePruning.search_seconds(rounds([100.0, 210.5, 320.0])) == 320.0
+    assert OneShotPruning.search_seconds(rounds([10.0, 11.0], dense_seconds=25.2)) == 46.2
+    assert OneShotPruning.search_seconds(rounds([10.0, 11.0], dense_seconds=None)) == 21.0  # before dense.json
+
+
+def test_reports_before_search_seconds_are_costed_by_their_source() -> None:
+    cumulative = rounds([100.0, 210.5, 320.0])
+    assert recorded_search_seconds({"source": "gradual", "rounds": cumulative, "search_seconds": 7.0}) == 7.0
+    assert recorded_search_seconds({"source": "gradual", "rounds": cumulative}) == 320.0
+    assert recorded_search_seconds({"source": "search", "rounds": cumulative}) == 630.5
+    assert recorded_search_seconds({"source": "one_shot", "rounds": rounds([1.0, 2.0], dense_steps=5)}) == 3.0
+    assert recorded_search_seconds({"source": "a_plugin", "rounds": cumulative}) == 630.5  # not registered: summed
+    assert recorded_search_seconds({"source": "from_run"}) is None  # no rounds, no figure
+    untimed = [{k: v for k, v in r.items() if k != "seconds"} for r in cumulative]
+    assert recorded_search_seconds({"source": "search", "rounds": untimed}) is None
+
+
 # ------------------------------------------------------------- runs through the CLI
 def write_masked_config(path: Path, base: Path, masks: dict) -> Path:
     path.write_text(f"(import {json.dumps(base.name)}) + {{\n  model+: {{ sharing: {{ type: 'sparse' }} }},\n"
@@ -127,12 +159,26 @@ def check_artifacts(run_dir: Path, fractions: list[float], source: str, cost: in
         best = max(records, key=lambda r: (r["dev_score"], r["round"]))  # best dev, ties to the sparser
         assert report["round"] == best["round"] and report["source"] == source
         assert report["search_steps"] == cost and metrics["masks"]["search_steps"][task] == cost
+        assert metrics["masks"]["search_seconds"][task] == report["search_seconds"] == search_seconds(
+            run_dir, task, records)
         chosen = load(run_dir / "masks" / f"{task}.pt")
         stored = load(candidate(run_dir, task, best["round"], "pt"))["mask"]
         assert all(torch.equal(chosen[n], stored[n]) for n in chosen)
     assert metrics["masks"]["warmup_steps"] == 5
     shown = run_ssl("masks", run_dir)
     assert shown.returncode == 0, shown.stderr
+
+
+def search_seconds(run_dir: Path, task: str, records: list[dict]) -> float:
+    """What the search took, counted by hand from its files."""
+    dense = run_dir / "mask_search" / task / "dense.json"
+    if dense.exists():  # one-shot: the dense run, then the retrainings
+        assert json.loads(dense.read_text())["steps"] == ONE_SHOT["train_steps"]
+        return round(json.loads(dense.read_text())["seconds"] + sum(r["seconds"] for r in records), 1)
+    if records[0]["steps"] < records[-1]["steps"]:  # gradual: one run, each candidate timed from its start
+        assert [r["seconds"] for r in records] == sorted(r["seconds"] for r in records)
+        return records[-1]["seconds"]
+    raise AssertionError(f"{run_dir} is neither a gradual nor a one-shot run")
 
 
 def test_gradual_end_to_end(gradual_run: Path) -> None:
@@ -168,13 +214,17 @@ def test_resume_mid_source(source: str, workdir: Path, request: pytest.FixtureRe
     finished = request.getfixturevalue(f"{source}_run")
     resumed = interrupted_copy(finished, workdir / f"{source}-resumed", "ner", keep=1)
     untouched = {p: p.stat().st_mtime_ns for p in (resumed / "mask_search" / "pos").glob("round_*")}
-    dense = resumed / "mask_search" / "ner" / "dense.pt"
-    dense_mtime = dense.stat().st_mtime_ns if dense.exists() else None
+    dense, record = (resumed / "mask_search" / "ner" / f"dense.{suffix}" for suffix in ("pt", "json"))
+    dense_mtime = (dense.stat().st_mtime_ns, record.stat().st_mtime_ns) if dense.exists() else None
     result = run_ssl("train", workdir / f"{source}.jsonnet", "-s", resumed, "--resume")
     assert result.returncode == 0, result.stderr
     assert {p: p.stat().st_mtime_ns for p in untouched} == untouched  # finished tasks are not redone
     if dense_mtime is not None:
-        assert dense.stat().st_mtime_ns == dense_mtime  # one-shot's dense training is not redone
+        assert (dense.stat().st_mtime_ns, record.stat().st_mtime_ns) == dense_mtime  # not trained again
+        # The dense run an earlier process timed still counts in the search's time.
+        retrainings = sum(json.loads(candidate(resumed, "ner", k, "json").read_text())["seconds"] for k in range(3))
+        assert json.loads((resumed / "metrics.json").read_text())["masks"]["search_seconds"]["ner"] == round(
+            json.loads(record.read_text())["seconds"] + retrainings, 1)
     for task in TASKS:
         for k in range(3):
             assert json.loads(candidate(resumed, task, k, "json").read_text())["dev_score"] == json.loads(
