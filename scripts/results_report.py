@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sparse_sharing.analysis.compare import Comparison, compare, to_markdown
+from sparse_sharing.components.masks.candidates import recorded_search_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
@@ -118,7 +119,7 @@ def run_line(run: Path, notes: dict[str, str]) -> list[str]:
         state = f"not finished: epoch {done} of {planned}"  # running, stopped or lost: its note says which
     best = ", ".join(f"{t} {b['epoch']}" for t, b in sorted(metrics.get("tasks", {}).items()))
     wall = metrics.get("wall_seconds", {})
-    search = REUSED if reuses_masks(run) else hours(search_seconds(metrics))
+    search = REUSED if reuses_masks(run) else hours(search_seconds(run, metrics))
     name = run.relative_to("results").as_posix()
     return [name, state, f"{done}/{planned}" if metrics else "", best, hours(metrics.get("training_seconds")),
             hours(wall.get("evaluation")), search, commits(metrics), notes.get(name, "")]
@@ -162,10 +163,15 @@ def reuses_masks(run: Path) -> bool:
     return read_json(run / "config.json").get("masks", {}).get("type") == "from_run"
 
 
-def search_seconds(metrics: dict[str, Any]) -> float | None:
-    """The warm-up plus every task's mask search (summed over tasks, as results/README.md counts)."""
+def search_seconds(run: Path, metrics: dict[str, Any]) -> float | None:
+    """The warm-up plus every task's mask search (summed over tasks, as results/README.md counts),
+    each task's as its mask report counts it (``recorded_search_seconds``): runs from before reports
+    recorded it are costed from their rounds by their source, so gradual pruning's one run counts
+    once (metrics.json from then sums its candidates, each timed from the run's start)."""
     masks = metrics.get("masks", {})
     search = masks.get("search_seconds") or {}
+    reports = {t: run / "masks" / f"{t}.json" for t in search}
+    search = {t: recorded_search_seconds(read_json(path)) if path.is_file() else search[t] for t, path in reports.items()}
     return sum(v for v in search.values() if v) + (masks.get("warmup_seconds") or 0) if search else None
 
 
@@ -184,12 +190,13 @@ def cost_lines(comparison: Comparison) -> list[str]:
              "| row | runs | epochs | training | search steps | search |", "|---|---:|---:|---:|---:|---:|"]
     for row in comparison.rows:
         metrics = [read_json(run.path / "metrics.json") for run in row.runs]
-        searched = [m for run, m in zip(row.runs, metrics) if not reuses_masks(run.path)]
+        searched = [(run.path, m) for run, m in zip(row.runs, metrics) if not reuses_masks(run.path)]
         epochs = mean_of([m.get("epochs_completed") for m in metrics])
         search = (REUSED, REUSED)
         if searched:
-            steps = mean_of([search_steps(m) for m in searched])
-            search = (f"{steps:,.0f}" if steps is not None else "", hours(mean_of([search_seconds(m) for m in searched])))
+            steps = mean_of([search_steps(m) for _, m in searched])
+            seconds = mean_of([search_seconds(path, m) for path, m in searched])
+            search = (f"{steps:,.0f}" if steps is not None else "", hours(seconds))
         lines.append(f"| {row.name} | {len(row.runs)} | {epochs:.0f} | "
                      f"{hours(mean_of([m.get('training_seconds') for m in metrics]))} | {search[0]} | {search[1]} |")
     return [*lines, ""]
