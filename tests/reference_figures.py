@@ -53,8 +53,11 @@ def from_values(entry: dict[str, Any]) -> torch.Tensor:
     return torch.frombuffer(data, dtype=dtype).reshape(entry["shape"]) if data else torch.empty(entry["shape"], dtype=dtype)
 
 
-# Float rounding between CPU kernels, with a margin: measured differences were below 1.2e-7 absolute.
-WEIGHT_RTOL = WEIGHT_ATOL = 1e-5
+# Float rounding between CPU kernels, with a margin. Measured against the references (recorded on an
+# AMD EPYC): below 1.2e-7 absolute on other AMD machines; on an Intel Xeon 3.6e-7 in the LSTM and
+# 1.3e-5 in the embeddings (their gradients summed over a batch's tokens in another order), where
+# every mask, round score and final score stayed bit for bit the same.
+WEIGHT_RTOL, WEIGHT_ATOL = 1e-5, 1e-4
 
 
 def same_weights(actual: dict[str, Any], recorded: dict[str, Any]) -> list[str]:
