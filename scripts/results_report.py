@@ -107,6 +107,11 @@ def commits(metrics: dict[str, Any]) -> str:
     return ", ".join(seen) or "not recorded"
 
 
+def cpus(metrics: dict[str, Any]) -> str:
+    """The processor models a run trained on, in order: wall times and float rounding differ between them."""
+    return ", ".join(dict.fromkeys(r.get("cpu") or "unknown" for r in metrics.get("provenance", []))) or "not recorded"
+
+
 def run_line(run: Path, notes: dict[str, str]) -> list[str]:
     metrics, config = read_json(run / "metrics.json"), read_json(run / "config.json")
     planned = config.get("trainer", {}).get("num_epochs")
@@ -122,7 +127,7 @@ def run_line(run: Path, notes: dict[str, str]) -> list[str]:
     search = REUSED if reuses_masks(run) else hours(search_seconds(run, metrics))
     name = run.relative_to("results").as_posix()
     return [name, state, f"{done}/{planned}" if metrics else "", best, hours(metrics.get("training_seconds")),
-            hours(wall.get("evaluation")), search, commits(metrics), notes.get(name, "")]
+            hours(wall.get("evaluation")), search, commits(metrics), cpus(metrics), notes.get(name, "")]
 
 
 def run_list(results: Path) -> str:
@@ -135,9 +140,11 @@ def run_list(results: Path) -> str:
              "it), *search* the multi-task warm-up plus every task's mask search, summed over tasks even",
              "where they ran in parallel; *reused* where the run took another run's masks (`from_run`) and",
              "searched nothing itself. *Commit* lists every commit a run trained with (a resumed run",
-             "may have several).", ""]
+             "may have several), *CPU* every processor model it trained on (wall times compare only between",
+             "runs on one; another model's kernels round floats differently, so a rerun there is not the",
+             "same run).", ""]
     header = ["run", "state", "epochs", "dev-best epoch", "training", "of which evaluating", "search", "commit",
-              "note"]
+              "CPU", "note"]
     for experiment in sorted(p for p in results.iterdir() if p.is_dir()):
         runs = run_dirs(experiment)
         if not runs:

@@ -73,6 +73,7 @@ def test_every_experiment_gets_its_tables(tmp_path: Path) -> None:
     assert "| sparse | 1 | 39.81 | 12.59 | 22.39 | 0.257 |" in negative_transfer and "*paper*" not in negative_transfer
     run_list = (root / "results" / "README.md").read_text(encoding="utf-8")
     assert "## exp3" in run_list and "| exp3/hard/seed-1 | finished | 50/50 |" in run_list
+    assert "| 0:08 | 420cd84 | AMD EPYC |" in run_list  # gradual's search, commit and processor (provenance)
     assert "| exp1/single_subnet/seed-1 | finished | 50/50 | chunk 48, ner 43, pos 48 | 1:32 | 0:10 | reused |" in run_list
     check = subprocess.run([sys.executable, str(SCRIPT), "--root", str(root), "--check"], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
