@@ -19,6 +19,9 @@ A lane that runs out of work in one sweep goes on to the next while the other fi
 Why not one ``ssl sweep`` of every file (one pool, readers of ``from_run`` after their source):
 the results runs train with the ``ssl`` of the commit they started at, which takes one sweep
 file; and the budget check copies finished runs before it starts, which no sweep file can say.
+The budget check is three sweeps of one row each (``budget100_row.jsonnet --ext-var row=...``,
+each its own output ``runs/budget100-<row>``): each continuation starts once its own Exp1 run has
+finished, on whichever lane is free, rather than all three in one lane after the last of them.
 """
 from __future__ import annotations
 
@@ -47,6 +50,24 @@ class Sweep:
     args: tuple[str, ...] = ()
     needs: tuple[str, ...] = ()  # run directories that must have finished before this sweep starts
     continues: bool = False  # copy each needed run into output (same <name>/seed-<k>) to continue it
+    row: str = ""  # for a sweep file that takes one row (--ext-var row=...): which
+
+    @property
+    def name(self) -> str:
+        """How the job's lines and outcomes name it: the file, and its row where it takes one."""
+        stem = Path(self.file).stem
+        return f"{stem}:{self.row}" if self.row else stem
+
+    @property
+    def command_args(self) -> tuple[str, ...]:
+        return self.args + (("--ext-var", f"row={self.row}") if self.row else ())
+
+
+def budget_row(source: str) -> Sweep:
+    """One budget-check row (``runs/exp1/<row>/seed-<k>`` continued to 100 epochs) as its own sweep, so
+    each starts once its own Exp1 run has finished, beside the others (see budget100_row.jsonnet)."""
+    row = Path(source).parent.name
+    return Sweep("budget100_row.jsonnet", f"runs/budget100-{row}", CONLL03, needs=(source,), continues=True, row=row)
 
 
 SWEEPS = (
@@ -56,8 +77,8 @@ SWEEPS = (
     Sweep("negative_transfer.jsonnet", "runs/negative_transfer", CONLL03 + ("--baseline", "single")),
     Sweep("ablations.jsonnet", "runs/ablations", CONLL03),
     Sweep("exp3.jsonnet", "runs/exp3", ("--ext-var", "data_root=../shared/data")),
-    # continues copies of three finished Exp1 runs to 100 epochs (see budget100.jsonnet)
-    Sweep("budget100.jsonnet", "runs/budget100", CONLL03, needs=BUDGET_SOURCES, continues=True),
+    # continue copies of three finished Exp1 runs to 100 epochs (see budget100.jsonnet)
+    *(budget_row(source) for source in BUDGET_SOURCES),
 )
 
 
@@ -79,7 +100,7 @@ class Lanes:
     def __init__(self, sweeps: tuple[Sweep, ...], root: Path, run: Callable[[Sweep], int], poll_seconds: float = 60):
         self.sweeps, self.root, self.run, self.poll_seconds = sweeps, root, run, poll_seconds
         self.held: set[str] = set()  # outputs a lane is running a sweep of
-        self.outcome: dict[str, str] = {}  # sweep file -> how it ended
+        self.outcome: dict[str, str] = {}  # sweep name -> how it ended
         self.stopping = False
         self.changed = threading.Condition()
 
@@ -88,7 +109,7 @@ class Lanes:
             status = self.run(sweep)
             with self.changed:
                 self.held.discard(sweep.output)
-                self.outcome[sweep.file] = OUTCOMES.get(status, f"exit status {status}")
+                self.outcome[sweep.name] = OUTCOMES.get(status, f"exit status {status}")
                 self.changed.notify_all()
 
     def take(self) -> Sweep | None:
@@ -96,7 +117,7 @@ class Lanes:
         its inputs; None when nothing is left (or the job is stopping)."""
         with self.changed:
             while not self.stopping:
-                left = [s for s in self.sweeps if s.file not in self.outcome]
+                left = [s for s in self.sweeps if s.name not in self.outcome]
                 if not left:
                     return None
                 for sweep in left:
@@ -104,8 +125,8 @@ class Lanes:
                         continue
                     unfinished = [n for n in sweep.needs if not finished(self.root / n)]
                     if unfinished and not self.could_still_finish(unfinished, sweep, left):
-                        self.outcome[sweep.file] = f"skipped: {', '.join(unfinished)} did not finish"
-                        say(f"{sweep.file}: {self.outcome[sweep.file]}")
+                        self.outcome[sweep.name] = f"skipped: {', '.join(unfinished)} did not finish"
+                        say(f"{sweep.name}: {self.outcome[sweep.name]}")
                     elif not unfinished:
                         if sweep.continues:
                             self.copy_needs(sweep)
@@ -126,7 +147,7 @@ class Lanes:
             if not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copytree(self.root / need, target)
-                say(f"{sweep.file}: copied {need} to {target.relative_to(self.root)}")
+                say(f"{sweep.name}: copied {need} to {target.relative_to(self.root)}")
 
     def stop(self) -> None:
         with self.changed:
@@ -143,18 +164,18 @@ class SweepProcesses:
         self.lock = threading.Lock()
 
     def __call__(self, sweep: Sweep) -> int:
-        command = [self.ssl, "sweep", str(self.sweeps_dir / sweep.file), *sweep.args, "--workers", "1"]
+        command = [self.ssl, "sweep", str(self.sweeps_dir / sweep.file), *sweep.command_args, "--workers", "1"]
         say(" ".join(command))
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         with self.lock:
             self.live.add(process)
         assert process.stdout is not None
         for line in process.stdout:
-            print(f"[{Path(sweep.file).stem}] {line}", end="", flush=True)
+            print(f"[{sweep.name}] {line}", end="", flush=True)
         status = process.wait()
         with self.lock:
             self.live.discard(process)
-        say(f"{sweep.file}: exit status {status}")
+        say(f"{sweep.name}: exit status {status}")
         return status
 
     def terminate(self) -> None:
@@ -179,9 +200,9 @@ def main() -> int:
     if args.status:
         statuses = []
         for sweep in SWEEPS:
-            print(f"{sweep.file} ({sweep.output}):", flush=True)
-            statuses.append(subprocess.run([args.ssl, "sweep", str(args.sweeps_dir / sweep.file), *sweep.args,
-                                            "--status"]).returncode)
+            print(f"{sweep.name} ({sweep.output}):", flush=True)
+            command = [args.ssl, "sweep", str(args.sweeps_dir / sweep.file), *sweep.command_args, "--status"]
+            statuses.append(subprocess.run(command).returncode)
         return max(statuses)
     processes = SweepProcesses(args.ssl, args.sweeps_dir)
     lanes = Lanes(SWEEPS, Path.cwd(), processes)
@@ -200,7 +221,7 @@ def main() -> int:
         for thread in threads:
             thread.join(timeout=1)  # a timed join keeps the main thread free to take signals
     for sweep in SWEEPS:
-        say(f"{sweep.file}: {lanes.outcome.get(sweep.file, 'not run')}")
+        say(f"{sweep.name}: {lanes.outcome.get(sweep.name, 'not run')}")
     if lanes.stopping:
         return 130
     return 0 if all(outcome == "done" for outcome in lanes.outcome.values()) else 1

@@ -25,7 +25,8 @@ def finish(run_dir: Path) -> None:
 
 def test_each_sweeps_output_is_what_its_file_says() -> None:
     for sweep in SWEEPS:
-        ext_vars = dict(value.split("=", 1) for flag, value in zip(sweep.args, sweep.args[1:]) if flag == "--ext-var")
+        args = sweep.command_args
+        ext_vars = dict(value.split("=", 1) for flag, value in zip(args, args[1:]) if flag == "--ext-var")
         evaluated = json.loads(_jsonnet.evaluate_file(str(SWEEPS_DIR / sweep.file), ext_vars=ext_vars))
         assert evaluated["output"] == sweep.output, sweep.file
 
@@ -42,16 +43,16 @@ class FakeSweeps:
 
     def __call__(self, sweep: Sweep) -> int:
         with self.lock:
-            self.overlaps += [(other.file, sweep.file) for other in self.running]
+            self.overlaps += [(other.name, sweep.name) for other in self.running]
             self.running.append(sweep)
-            self.order.append(sweep.file)
+            self.order.append(sweep.name)
         time.sleep(0.2 if sweep.file == "exp1.jsonnet" else 0.05)
         if sweep.file == "exp1.jsonnet":
             for run in self.makes:
                 finish(self.root / run)
-        if sweep.file == "budget100.jsonnet":  # the copies are there when it starts
-            assert all((self.root / "runs/budget100" / Path(run).relative_to("runs/exp1") / "metrics.json").is_file()
-                       for run in self.makes[1:])
+        if sweep.row:  # a budget row: its copy of the Exp1 run is there when it starts
+            (source,) = sweep.needs
+            assert (self.root / sweep.output / Path(source).relative_to("runs/exp1") / "metrics.json").is_file()
         with self.lock:
             self.running.remove(sweep)
         return 0
@@ -66,27 +67,29 @@ def test_lanes_run_every_sweep_side_by_side_but_never_two_of_one_output(tmp_path
         thread.start()
     for thread in threads:
         thread.join(timeout=30)
-    assert lanes.outcome == {sweep.file: "done" for sweep in SWEEPS}
-    assert sorted(fake.order) == sorted(sweep.file for sweep in SWEEPS)  # each once
-    outputs = {sweep.file: sweep.output for sweep in SWEEPS}
+    assert lanes.outcome == {sweep.name: "done" for sweep in SWEEPS}
+    assert sorted(fake.order) == sorted(sweep.name for sweep in SWEEPS)  # each once
+    outputs = {sweep.name: sweep.output for sweep in SWEEPS}
     assert fake.overlaps, "the second lane never ran beside the first"
     assert all(outputs[a] != outputs[b] for a, b in fake.overlaps)
-    # exp1_reuse shares exp1's output: it ran after exp1, never beside it; the budget check
-    # waited for its three runs, which exp1 finished
-    assert fake.order.index("exp1_reuse.jsonnet") > fake.order.index("exp1.jsonnet")
-    assert fake.order.index("budget100.jsonnet") > fake.order.index("exp1.jsonnet")
-    assert ("exp1.jsonnet", "negative_transfer.jsonnet") in fake.overlaps
+    # exp1_reuse shares exp1's output: it ran after exp1, never beside it; each budget row
+    # waited for its run, which exp1 finished; two budget rows ran side by side
+    assert fake.order.index("exp1_reuse") > fake.order.index("exp1")
+    rows = [f"budget100_row:{row}" for row in ("single", "hard", "sparse")]
+    assert all(fake.order.index(row) > fake.order.index("exp1") for row in rows)
+    assert ("exp1", "negative_transfer") in fake.overlaps
+    assert any(a in rows and b in rows for a, b in fake.overlaps)
 
 
 def test_a_sweep_whose_runs_never_finish_is_skipped_not_waited_for(tmp_path: Path) -> None:
     fake = FakeSweeps(tmp_path, ())  # exp1 finishes nothing (say its runs failed)
     lanes = Lanes(SWEEPS, tmp_path, fake, poll_seconds=0.01)
     lanes.lane()  # one lane alone runs the rest in order
-    assert lanes.outcome["budget100.jsonnet"] == (
-        "skipped: runs/exp1/single/seed-2, runs/exp1/hard/seed-3, runs/exp1/sparse/seed-1 did not finish")
-    assert lanes.outcome["exp1_reuse.jsonnet"].startswith("skipped: runs/exp1/sparse/seed-1")
-    assert fake.order == ["exp1.jsonnet", "negative_transfer.jsonnet", "ablations.jsonnet", "exp3.jsonnet"]
-    assert not (tmp_path / "runs" / "budget100").exists()
+    for row, seed in (("single", 2), ("hard", 3), ("sparse", 1)):
+        assert lanes.outcome[f"budget100_row:{row}"] == f"skipped: runs/exp1/{row}/seed-{seed} did not finish"
+    assert lanes.outcome["exp1_reuse"].startswith("skipped: runs/exp1/sparse/seed-1")
+    assert fake.order == ["exp1", "negative_transfer", "ablations", "exp3"]
+    assert not list((tmp_path / "runs").glob("budget100*"))
 
 
 FAKE_SSL = """#!{python}
@@ -123,7 +126,10 @@ def test_the_script_runs_each_sweep_with_one_worker_and_prefixes_its_lines(tmp_p
     exp1 = f"sweep {SWEEPS_DIR / 'exp1.jsonnet'} --ext-var data_dir=../shared/data/conll2003 --baseline single"
     assert f"{exp1} --workers 1" in calls
     assert "[exp3] planned exp3.jsonnet" in done.stdout
-    assert (tmp_path / "runs/budget100/hard/seed-3/metrics.json").is_file()
+    assert (tmp_path / "runs/budget100-hard/hard/seed-3/metrics.json").is_file()
+    budget = f"sweep {SWEEPS_DIR / 'budget100_row.jsonnet'} --ext-var data_dir=../shared/data/conll2003"
+    assert f"{budget} --ext-var row=hard --workers 1" in calls
+    assert "[budget100_row:hard] planned budget100_row.jsonnet" in done.stdout
 
 
 def test_status_asks_every_sweep_and_runs_nothing(tmp_path: Path) -> None:

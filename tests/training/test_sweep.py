@@ -196,13 +196,15 @@ def test_largest_runs_start_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 SHIPPED_SWEEPS = sorted((Path(__file__).resolve().parents[2] / "experiments" / "sweeps").glob("*.jsonnet"))
+# What the shipped sweep files read between them (each ignores the others'): budget100_row takes its row.
+SHIPPED_EXT_VARS = ("--ext-var", "data_dir=../shared/data/conll2003", "--ext-var", "data_root=../shared/data",
+                    "--ext-var", "row=sparse")
 
 
 @pytest.mark.parametrize("sweep_file", SHIPPED_SWEEPS, ids=lambda p: p.name)
 def test_shipped_sweeps_validate(sweep_file: Path, tmp_path: Path) -> None:
     """Every run of every shipped sweep resolves and validates (no data is read)."""
-    result = run_ssl("sweep", sweep_file, "--ext-var", "data_dir=../shared/data/conll2003", "--ext-var",
-                     "data_root=../shared/data", "--status", "--output", tmp_path / "runs")
+    result = run_ssl("sweep", sweep_file, *SHIPPED_EXT_VARS, "--status", "--output", tmp_path / "runs")
     assert result.returncode == 0, result.stderr
     assert "pending" in result.stdout
 
@@ -210,8 +212,7 @@ def test_shipped_sweeps_validate(sweep_file: Path, tmp_path: Path) -> None:
 def test_shipped_sweeps_run_together(tmp_path: Path) -> None:
     """Every shipped sweep file in one `ssl sweep` (one pool): no run directory is planned twice,
     and the runs that reuse Exp1's search wait for it."""
-    result = run_ssl("sweep", *SHIPPED_SWEEPS, "--ext-var", "data_dir=../shared/data/conll2003", "--ext-var",
-                     "data_root=../shared/data", "--status", cwd=tmp_path, env={"COLUMNS": "250"})
+    result = run_ssl("sweep", *SHIPPED_SWEEPS, *SHIPPED_EXT_VARS, "--status", cwd=tmp_path, env={"COLUMNS": "250"})
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("waits for runs/exp1/sparse/seed-1 (pending)") == 2  # single_subnet, paper_kept
 
