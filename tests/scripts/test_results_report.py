@@ -77,3 +77,20 @@ def test_every_experiment_gets_its_tables(tmp_path: Path) -> None:
     assert "| exp1/single_subnet/seed-1 | finished | 50/50 | chunk 48, ner 43, pos 48 | 1:32 | 0:10 | reused |" in run_list
     check = subprocess.run([sys.executable, str(SCRIPT), "--root", str(root), "--check"], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+
+
+def test_reruns_stand_beside_their_first_runs(tmp_path: Path) -> None:
+    source = SCRIPT.parents[1] / "results" / "exp1"
+    for target, origin in {"exp1/single/seed-2": "single/seed-2", "exp1/hard/seed-3": "hard/seed-3",
+                           "exp1/sparse/seed-1": "sparse/seed-1", "exp1_reruns/sparse/seed-1": "sparse/seed-2"}.items():
+        shutil.copytree(source / origin, tmp_path / "results" / target)
+    (tmp_path / "README.md").write_text("<!-- results:begin -->\n<!-- results:end -->\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, str(SCRIPT), "--root", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    reruns = (tmp_path / "README.md").read_text(encoding="utf-8").split("#### Reruns")[1]
+    # Each first run under its rerun.
+    assert ("ssl compare results/exp1/hard/seed-3 results/exp1/single/seed-2 results/exp1_reruns/sparse/seed-1 "
+            "results/exp1/sparse/seed-1 --name 'hard (first run)' --name 'single (first run)' --name sparse "
+            "--name 'sparse (first run)'") in reruns
+    # Each pair's masks side by side: here seed 2's (standing in for a rerun) beside seed 1's.
+    assert "| sparse | 1 | 28.18 | 31.62 | 35.48 |" in reruns and "| sparse (first run) | 1 | 39.81 | 12.59 | 22.39 |" in reruns
