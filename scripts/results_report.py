@@ -50,7 +50,8 @@ PAPER_WARMUP = {"sparse (with warm-up)": {"pos": 95.56, "ner": 90.35, "chunk": 9
 @dataclass(frozen=True)
 class Experiment:
     """One table of the README's results block: the runs under ``results/<name>/`` and, in
-    ``beside``, runs of another experiment shown as rows of this one (row name → run directory)."""
+    ``beside``, runs of another experiment shown as rows of this one (row name → run directory),
+    each once it is under results/ (a rerun still training has no row yet, rather than no table)."""
 
     name: str
     title: str
@@ -81,16 +82,19 @@ EXPERIMENTS = [
                paper="Not comparable with the paper's Exp3 table: POS here is NLTK's 10 % WSJ sample with "
                      "a split of our own, not the full WSJ."),
     Experiment("budget100", "Budget check: three Exp1 runs continued to the authors' 100 epochs",
-               paper="The same runs at 50 epochs and at 100. They continue the reruns below (Intel Xeon), "
-                     "not the Exp1 table's runs of those seeds (AMD EPYC), whose directories were lost.",
+               paper="The same runs at 50 epochs and at 100. They continue reruns of those seeds (the table below), "
+                     "not the Exp1 table's runs, whose directories were lost: sparse the Intel Xeon's rerun, single "
+                     "and hard the reruns on the second AMD EPYC.",
                budgets=(50, None)),
     Experiment("exp1_reruns", "Reruns: three Exp1 runs trained again on another CPU, same config and seed",
-               beside={f"{row} (first run)": f"exp1/{row}/seed-{seed}"
-                       for row, seed in (("single", 2), ("hard", 3), ("sparse", 1))}, by_name=True,
-               paper="Rows without *(first run)* are the reruns, on an Intel Xeon; the first runs (the Exp1 "
-                     "table's) trained on an AMD EPYC, at earlier commits (on one CPU the reference-figures "
-                     "test holds the code between them to the same figures; results/README.md lists each "
-                     "run's CPU and commits). "
+               beside={**{f"{row} (first run)": f"exp1/{row}/seed-{seed}"
+                          for row, seed in (("single", 2), ("hard", 3), ("sparse", 1))},
+                       "single (second rerun)": "exp1_second_reruns/single/seed-2"}, by_name=True,
+               paper="Rows without brackets are the reruns: single and sparse on an Intel Xeon, hard on a second "
+                     "AMD EPYC; *(second rerun)* is single seed 2 once more, on that second AMD EPYC; *(first run)* "
+                     "are the Exp1 table's runs, on the first AMD EPYC, at the same or earlier commits (on one CPU the "
+                     "reference-figures test holds the code between them to the same figures; results/README.md "
+                     "lists each run's CPU and commits, where both AMD machines name themselves only AMD EPYC). "
                      "Another CPU's kernels round floats differently, and 50 epochs carry that apart: "
                      "what separates a rerun from its first run is float rounding alone, to be set beside "
                      "the spread over seeds in the Exp1 table."),
@@ -285,8 +289,9 @@ def experiment_lines(results: Path, experiment: Experiment) -> list[str]:
     runs = run_dirs(results / experiment.name)
     if not runs:
         return []
-    paths = [*runs, *(results / path for path in experiment.beside.values())]
-    names = [run.parent.name for run in runs] + list(experiment.beside) if experiment.beside else None
+    beside = {name: path for name, path in experiment.beside.items() if (results / path / "config.json").is_file()}
+    paths = [*runs, *(results / path for path in beside.values())]
+    names = [run.parent.name for run in runs] + list(beside) if beside else None
     if names and experiment.by_name:
         names, paths = map(list, zip(*sorted(zip(names, paths))))
     # With row names, every run directory is named on the command line, each with its --name.

@@ -94,3 +94,23 @@ def test_reruns_stand_beside_their_first_runs(tmp_path: Path) -> None:
             "--name 'sparse (first run)'") in reruns
     # Each pair's masks side by side: here seed 2's (standing in for a rerun) beside seed 1's.
     assert "| sparse | 1 | 28.18 | 31.62 | 35.48 |" in reruns and "| sparse (first run) | 1 | 39.81 | 12.59 | 22.39 |" in reruns
+
+
+def test_a_row_beside_appears_once_its_run_is_committed(tmp_path: Path) -> None:
+    """A run another table shows beside its own (here single seed 2's second rerun) that is not under
+    results/ yet, still training, leaves its row out; the table stands without it, and gains it."""
+    source = SCRIPT.parents[1] / "results" / "exp1"
+    for target, origin in {"exp1/single/seed-2": "single/seed-2", "exp1_reruns/single/seed-2": "single/seed-3"}.items():
+        shutil.copytree(source / origin, tmp_path / "results" / target)
+    (tmp_path / "README.md").write_text("<!-- results:begin -->\n<!-- results:end -->\n", encoding="utf-8")
+
+    def reruns() -> str:
+        result = subprocess.run([sys.executable, str(SCRIPT), "--root", str(tmp_path)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return (tmp_path / "README.md").read_text(encoding="utf-8").split("#### Reruns")[1]
+
+    assert "single (second rerun)" not in reruns()
+    shutil.copytree(source / "single" / "seed-1", tmp_path / "results" / "exp1_second_reruns" / "single" / "seed-2")
+    assert ("ssl compare results/exp1_reruns/single/seed-2 results/exp1/single/seed-2 "
+            "results/exp1_second_reruns/single/seed-2 --name single --name 'single (first run)' "
+            "--name 'single (second rerun)'") in reruns()
