@@ -169,6 +169,8 @@ class ExperimentRunner:
                 raise RunDirError(f"cannot resume {paths.root} with trainer.num_epochs={trainer.num_epochs}: it "
                                   f"has completed {trainer.epoch} epochs already")
         if self.resume:  # a changed num_epochs, num_threads or device, once the state has loaded
+            if trainer.epoch < trainer.num_epochs:
+                reopen_metrics(paths)
             write_json(paths.config, self.raw_config)
         return trainer.train()
 
@@ -195,6 +197,19 @@ class ExperimentRunner:
                           data=without_test(experiment.data[task]), device=experiment.device, run_dir=self.paths.root,
                           include_packages=self.include_packages) for task in experiment.tasks]
         return run_in_workers(search_in_worker, jobs, self.jobs, self.loggers)
+
+
+def reopen_metrics(paths: RunPaths) -> None:
+    """A run extended by a raised `trainer.num_epochs` is not finished until it trains to its new
+    end: metrics.json says so before config.json names that end, so no reader (`ssl sweep`, which
+    counts a run whose saved config is the planned one and whose metrics say finished as done)
+    sees the new config beside the old "finished" and skips the extension, stopped before its
+    first new evaluation, at the old number of epochs."""
+    if not paths.metrics.is_file():  # stopped before its first evaluation: nothing says finished
+        return
+    metrics = json.loads(paths.metrics.read_text(encoding="utf-8"))
+    if metrics.get("finished"):
+        write_json(paths.metrics, {**metrics, "finished": False})
 
 
 class SearchContext:

@@ -21,7 +21,9 @@ import pytest
 from conftest import DEFAULT_CALLBACKS, run_ssl, write_tiny_config, write_tiny_corpus
 
 PLUGIN = '''
-"""Interrupts training once, at the end of epoch 2."""
+"""Interrupts training once, at the end of epoch 2; or as training starts, where the environment
+says CRASH_AT_TRAIN_START (the config, which a resume must keep, stays the same)."""
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -38,6 +40,10 @@ class CrashOnceConfig(ComponentConfig):
 class CrashOnce(Callback):
     def __init__(self, config: CrashOnceConfig) -> None:
         self.marker = Path(config.marker)
+
+    def on_train_start(self, trainer) -> None:
+        if os.environ.get("CRASH_AT_TRAIN_START"):
+            raise KeyboardInterrupt
 
     def on_epoch_end(self, trainer) -> None:
         if trainer.epoch == 2 and not self.marker.exists():
@@ -58,8 +64,8 @@ class Runs:
     resumed_dir: Path
 
 
-def ssl(workdir: Path, *args: object) -> subprocess.CompletedProcess:
-    return run_ssl(*args, "--include-package", "crash_plugin", cwd=workdir)
+def ssl(workdir: Path, *args: object, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return run_ssl(*args, "--include-package", "crash_plugin", cwd=workdir, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +163,21 @@ def test_raising_num_epochs_extends_a_finished_run(runs: Runs) -> None:
     assert extended_metrics["history"] == planned_metrics["history"]
     assert extended_metrics["tasks"] == planned_metrics["tasks"]
     assert json.loads((extended / "config.json").read_text()) == json.loads((planned / "config.json").read_text())
+
+
+def test_an_extension_stopped_before_its_first_new_epoch_is_not_finished(runs: Runs) -> None:
+    """Raising num_epochs rewrites config.json as the extension starts; from then on metrics.json
+    must not say "finished" (it did, until the first new evaluation), or a sweep that reads the two
+    would skip the extension as done, at the old number of epochs."""
+    extended = runs.workdir / "extended-stopped"
+    shutil.copytree(runs.reference, extended)
+    stopped = ssl(runs.workdir, "train", runs.config, "-s", extended, "--resume", "-o", "trainer.num_epochs=4",
+                  env={"CRASH_AT_TRAIN_START": "1"})
+    assert stopped.returncode == 130, stopped.stderr
+    assert json.loads((extended / "config.json").read_text())["trainer"]["num_epochs"] == 4
+    metrics = json.loads((extended / "metrics.json").read_text())
+    assert metrics["finished"] is False and metrics["epochs_completed"] == 3
+    result = ssl(runs.workdir, "train", runs.config, "-s", extended, "--resume", "-o", "trainer.num_epochs=4")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((extended / "metrics.json").read_text())
+    assert metrics["finished"] is True and metrics["epochs_completed"] == 4
