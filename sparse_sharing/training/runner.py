@@ -38,7 +38,7 @@ from sparse_sharing.random_state import random_state_kept, seed_everything
 from sparse_sharing.registry import CALLBACKS, MASK_SOURCES, SHARING, import_plugins
 from sparse_sharing.training.data_setup import TaskData
 from sparse_sharing.training.dev_best import DevBestWeights
-from sparse_sharing.training.experiment import Experiment, every_component, masks_config
+from sparse_sharing.training.experiment import Experiment, every_component, masks_config, read_run_json
 from sparse_sharing.training.model import MultiTaskTagger, build_model
 from sparse_sharing.training.trainer import Trainer
 from sparse_sharing.training.workers import component_loggers, run_in_workers
@@ -207,7 +207,7 @@ def reopen_metrics(paths: RunPaths) -> None:
     first new evaluation, at the old number of epochs."""
     if not paths.metrics.is_file():  # stopped before its first evaluation: nothing says finished
         return
-    metrics = json.loads(paths.metrics.read_text(encoding="utf-8"))
+    metrics = read_run_json(paths.metrics)  # a damaged file: one clear message, not a traceback
     if metrics.get("finished"):
         write_json(paths.metrics, {**metrics, "finished": False})
 
