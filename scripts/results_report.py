@@ -128,8 +128,13 @@ def commits(metrics: dict[str, Any]) -> str:
 
 
 def cpus(metrics: dict[str, Any]) -> str:
-    """The processor models a run trained on, in order: wall times and float rounding differ between them."""
-    return ", ".join(dict.fromkeys(r.get("cpu") or "unknown" for r in metrics.get("provenance", []))) or "not recorded"
+    """The processors a run trained on, in order: wall times and float rounding differ between them.
+    Each is its model name, with its signature and torch's kernel instruction set where recorded
+    (runs since 0.2.0), which tell apart processors a virtual machine names alike."""
+    def cpu(record: dict[str, Any]) -> str:
+        details = [d for d in (record.get("cpu_signature"), record.get("cpu_kernels")) if d]
+        return (record.get("cpu") or "unknown") + (f" ({', '.join(details)})" if details else "")
+    return "; ".join(dict.fromkeys(cpu(r) for r in metrics.get("provenance", []))) or "not recorded"
 
 
 def run_line(run: Path, notes: dict[str, str]) -> list[str]:
@@ -160,9 +165,11 @@ def run_list(results: Path) -> str:
              "it), *search* the multi-task warm-up plus every task's mask search, summed over tasks even",
              "where they ran in parallel; *reused* where the run took another run's masks (`from_run`) and",
              "searched nothing itself. *Commit* lists every commit a run trained with (a resumed run",
-             "may have several), *CPU* every processor model it trained on (wall times compare only between",
-             "runs on one; another model's kernels round floats differently, so a rerun there is not the",
-             "same run).", ""]
+             "may have several), *CPU* every processor it trained on (wall times compare only between",
+             "runs on one; another processor's kernels may round floats differently, so a rerun there is",
+             "not the same run): its model name and, where the run recorded them (code from 6 December",
+             "2026 on, so none of the runs here), its family/model/stepping and the instruction set of",
+             "torch's kernels, since a virtual machine may give different processors one name.", ""]
     header = ["run", "state", "epochs", "dev-best epoch", "training", "of which evaluating", "search", "commit",
               "CPU", "note"]
     for experiment in sorted(p for p in results.iterdir() if p.is_dir()):

@@ -3,7 +3,10 @@ the device, recorded in metrics.json once per process that trained the run (a re
 one entry per start).
 
 Why: a results table is only as good as the reader's ability to tell which code and machine made
-each figure; times, and float rounding, differ between CPUs and torch versions.
+each figure; times, and float rounding, differ between CPUs and torch versions. The CPU is
+recorded three ways because a virtual machine may give every processor of a vendor one model
+name ("AMD EPYC"): the family/model/stepping and the instruction set torch picked for its CPU
+kernels (AVX2, AVX512, ...) tell apart processors that round differently under one name.
 """
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ from sparse_sharing.devices import describe
 
 def provenance(device: torch.device) -> dict[str, Any]:
     """This process's record: package version, git commit (None outside a checkout), torch,
-    Python, CPU model, device, and the UTC time it started training."""
+    Python, CPU model, signature and kernel instruction set, device, and the UTC time it started
+    training."""
     return {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "sparse_sharing": package_version(),
@@ -30,6 +34,8 @@ def provenance(device: torch.device) -> dict[str, Any]:
         "torch": str(torch.__version__),  # a TorchVersion, which the safe loader refuses
         "python": platform.python_version(),
         "cpu": cpu_model(),
+        "cpu_signature": cpu_signature(),
+        "cpu_kernels": torch.backends.cpu.get_cpu_capability(),
         "device": describe(device),
     }
 
@@ -65,12 +71,31 @@ def _git(root: Path, *args: str) -> str | None:
 
 
 @lru_cache(maxsize=1)
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields in ``/proc/cpuinfo`` (empty where there is none: not Linux)."""
+    fields: dict[str, str] = {}
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return fields
+    for line in text.splitlines():
+        if not line.strip():
+            break  # the first processor's block ends
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    return fields
+
+
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo`` on Linux, else what ``platform`` knows)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
+    return _cpuinfo().get("model name") or platform.processor() or platform.machine() or "unknown"
+
+
+def cpu_signature() -> str | None:
+    """``family F model M stepping S`` from ``/proc/cpuinfo``; None where it does not say."""
+    info = _cpuinfo()
+    parts = [(name, info.get(key)) for name, key in (("family", "cpu family"), ("model", "model"),
+                                                     ("stepping", "stepping"))]
+    if any(value is None for _, value in parts):
+        return None
+    return " ".join(f"{name} {value}" for name, value in parts)

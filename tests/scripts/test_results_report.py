@@ -114,3 +114,24 @@ def test_a_row_beside_appears_once_its_run_is_committed(tmp_path: Path) -> None:
     assert ("ssl compare results/exp1_reruns/single/seed-2 results/exp1/single/seed-2 "
             "results/exp1_second_reruns/single/seed-2 --name single --name 'single (first run)' "
             "--name 'single (second rerun)'") in reruns()
+
+
+def test_the_run_list_tells_apart_processors_of_one_name(tmp_path: Path) -> None:
+    """Two virtual machines may both say "AMD EPYC" and round differently: where a run recorded its
+    CPU's signature and kernel instruction set, the run list shows them; older runs show the name."""
+    source = SCRIPT.parents[1] / "results" / "exp1"
+    for seed in (1, 2):
+        shutil.copytree(source / "single" / f"seed-{seed}", tmp_path / "results" / "exp1" / "single" / f"seed-{seed}")
+    before = {"started": "2026-12-06T07:01:44Z", "commit": "420cd84", "cpu": "AMD EPYC", "device": "cpu"}
+    since = {**before, "cpu_signature": "family 25 model 1 stepping 1", "cpu_kernels": "AVX2"}
+    for seed, provenance in ((1, [before]), (2, [before, since])):  # seed 2 resumed on a machine that records more
+        metrics_path = tmp_path / "results" / "exp1" / "single" / f"seed-{seed}" / "metrics.json"
+        metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
+        metrics_path.write_text(json.dumps({**metrics, "provenance": provenance}), encoding="utf-8")
+    (tmp_path / "README.md").write_text("<!-- results:begin -->\n<!-- results:end -->\n", encoding="utf-8")
+    result = subprocess.run([sys.executable, str(SCRIPT), "--root", str(tmp_path)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    rows = {line.split(" | ")[0]: line for line in
+            (tmp_path / "results" / "README.md").read_text(encoding="utf-8").splitlines() if line.startswith("| exp1/")}
+    assert "| AMD EPYC |" in rows["| exp1/single/seed-1"]
+    assert "| AMD EPYC; AMD EPYC (family 25 model 1 stepping 1, AVX2) |" in rows["| exp1/single/seed-2"]
