@@ -89,18 +89,23 @@ EXPERIMENTS = [
     Experiment("exp1_reruns", "Reruns: three Exp1 runs trained again from scratch, same config and seed",
                beside={**{f"{row} (first run)": f"exp1/{row}/seed-{seed}"
                           for row, seed in (("single", 2), ("hard", 3), ("sparse", 1))},
-                       "single (second rerun)": "exp1_second_reruns/single/seed-2"}, by_name=True,
+                       "single (second rerun)": "exp1_second_reruns/single/seed-2",
+                       "hard (second rerun)": "exp1_second_reruns/hard/seed-3",
+                       "single (third rerun)": "exp1_third_reruns/single/seed-2"}, by_name=True,
                paper="Rows without brackets are the reruns: single and sparse on an Intel Xeon, hard on a second "
-                     "AMD EPYC; *(second rerun)* is single seed 2 once more, on that second AMD EPYC; *(first run)* "
-                     "are the Exp1 table's runs, on the first AMD EPYC (results/README.md lists each run's CPU and "
-                     "commits). On the same CPU and commit a rerun is its first run: hard seed 3 (420cd84 on both "
-                     "AMD machines) repeats every epoch's dev and test scores. Another CPU's kernels round floats "
-                     "differently (single's Intel rerun against its second rerun, both at 420cd84), and so does code "
-                     "that is equal only up to rounding (single's first run at f2a7f5b against its second rerun at "
-                     "420cd84, both on AMD: its POS model, whose code did not change, repeats every epoch, while "
-                     "chunking and NER differ from epoch 1, their CRF's log partition having been rewritten in "
-                     "between); 50 epochs carry that apart, and what separates those runs is float rounding alone, "
-                     "to be set beside the spread over seeds in the Exp1 table."),
+                     "AMD EPYC; *(second rerun)* is single seed 2 once more on that second AMD EPYC, and hard seed 3 "
+                     "on a third; *(third rerun)* is single seed 2 on the third; *(first run)* are the Exp1 table's "
+                     "runs, on the first AMD EPYC (results/README.md lists each run's CPU and commits). The third "
+                     "machine is named AMD EPYC too, but its processor has no AVX-512, so torch's kernels take "
+                     "their AVX2 paths there. On the same processor and commit a rerun is its first run: hard seed "
+                     "3 (420cd84 on the first two AMD machines) repeats every epoch's dev and test scores, and "
+                     "differs from epoch 1 on the third. Another processor's kernels round floats differently "
+                     "(single's Intel rerun and third rerun against its second rerun, all at 420cd84), and so does "
+                     "code that is equal only up to rounding (single's first run at f2a7f5b against its second "
+                     "rerun at 420cd84, both on AMD: its POS model, whose code did not change, repeats every epoch, "
+                     "while chunking and NER differ from epoch 1, their CRF's log partition having been rewritten "
+                     "in between); 50 epochs carry that apart, and what separates those runs is float rounding "
+                     "alone, to be set beside the spread over seeds in the Exp1 table."),
 ]
 
 
