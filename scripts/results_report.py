@@ -84,7 +84,7 @@ EXPERIMENTS = [
     Experiment("budget100", "Budget check: three Exp1 runs continued to the authors' 100 epochs",
                paper="The same runs at 50 epochs and at 100. They continue reruns of those seeds (the table below), "
                      "not the Exp1 table's runs, whose directories were lost: sparse the Intel Xeon's rerun, single "
-                     "and hard the reruns on the second AMD EPYC.",
+                     "and hard their latest reruns, on the third AMD EPYC (single's third rerun, hard's second).",
                budgets=(50, None)),
     Experiment("exp1_reruns", "Reruns: three Exp1 runs trained again from scratch, same config and seed",
                beside={**{f"{row} (first run)": f"exp1/{row}/seed-{seed}"
