@@ -135,7 +135,8 @@ def commits(metrics: dict[str, Any]) -> str:
 def cpus(metrics: dict[str, Any]) -> str:
     """The processors a run trained on, in order: wall times and float rounding differ between them.
     Each is its model name, with its signature and torch's kernel instruction set where recorded
-    (runs since 0.2.0), which tell apart processors a virtual machine names alike."""
+    (runs trained with code from 6 December 2026 on), which tell apart processors a virtual machine
+    names alike."""
     def cpu(record: dict[str, Any]) -> str:
         details = [d for d in (record.get("cpu_signature"), record.get("cpu_kernels")) if d]
         return (record.get("cpu") or "unknown") + (f" ({', '.join(details)})" if details else "")

@@ -4,6 +4,7 @@ search's parallelism as it ran."""
 from __future__ import annotations
 
 import json
+import platform
 import re
 import subprocess
 from pathlib import Path
@@ -81,7 +82,7 @@ def test_every_process_that_trained_a_run_is_recorded(tmp_path: Path) -> None:
     for record in records:
         assert record["torch"] == str(torch.__version__) and record["device"] == "cpu" and record["cpu"]
         assert record["cpu_kernels"] == torch.backends.cpu.get_cpu_capability()
-        if Path("/proc/cpuinfo").is_file():  # Linux: the signature that tells one "AMD EPYC" from another
+        if Path("/proc/cpuinfo").is_file() and platform.machine() == "x86_64":  # what tells one "AMD EPYC" from another
             assert re.fullmatch(r"family \d+ model \d+ stepping \d+", record["cpu_signature"])
         assert record["python"] and record["started"].endswith("Z")
     head = git("rev-parse", "HEAD")
