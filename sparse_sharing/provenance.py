@@ -94,8 +94,7 @@ def cpu_model() -> str:
 def cpu_signature() -> str | None:
     """``family F model M stepping S`` from ``/proc/cpuinfo``; None where it does not say."""
     info = _cpuinfo()
-    parts = [(name, info.get(key)) for name, key in (("family", "cpu family"), ("model", "model"),
-                                                     ("stepping", "stepping"))]
-    if any(value is None for _, value in parts):
+    keys = ("cpu family", "model", "stepping")
+    if not all(key in info for key in keys):
         return None
-    return " ".join(f"{name} {value}" for name, value in parts)
+    return "family {} model {} stepping {}".format(*(info[key] for key in keys))
